@@ -1,0 +1,36 @@
+"""The fault-free adversary, and helpers shared by the others."""
+
+from __future__ import annotations
+
+from bft.adversary import Adversary, _Control
+from bft.params import Param, resolve_nodes
+
+TARGET_PARAMS = (
+    Param(
+        "nodes", "nodes", None, "node ids to target, e.g. [1,3]; negative ids count from the end"
+    ),
+    Param(
+        "count", "int", None, "instead of nodes: how many nodes to pick at random (seeded)", min=0
+    ),
+    Param("role", "str", None, "restrict a random pick to nodes with this role (e.g. 'server')"),
+)
+
+
+def pick_targets(adversary: Adversary, ctl: _Control, default_count: int = 1) -> tuple[int, ...]:
+    """The nodes an adversary acts on: explicit ``nodes``, or ``count`` picked by its RNG."""
+    p = adversary.p
+    if p.get("nodes") is not None:
+        return resolve_nodes(adversary.name, p["nodes"], ctl.n)
+    pool = ctl.nodes_with_role(p["role"]) if p.get("role") else list(range(ctl.n))
+    count = p["count"] if p.get("count") is not None else default_count
+    if count > len(pool):
+        from bft.errors import ConfigError
+
+        where = f"with role {p['role']!r}" if p.get("role") else "in the run"
+        raise ConfigError(f"{adversary.name}: count={count} but only {len(pool)} nodes {where}")
+    return tuple(sorted(ctl.rng.sample(pool, count)))
+
+
+class NoAdversary(Adversary):
+    name = "none"
+    summary = "no faults at all (the fault-free baseline)"

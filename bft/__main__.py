@@ -1,0 +1,3 @@
+from bft.cli import main
+
+raise SystemExit(main())

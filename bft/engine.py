@@ -1,0 +1,347 @@
+"""The deterministic lockstep engine.
+
+Theory of operation. A run is a pure function of its inputs (protocol and
+parameters, adversaries, network model, environment, seed, rounds). Each round
+r proceeds in a fixed order:
+
+1. nodes whose down time ends at r come back (overload, freeze, restart);
+2. each adversary's ``before_round`` may crash, recover or restart nodes;
+3. messages due at r are delivered; those addressed to a down node are lost;
+4. every up node runs ``on_round(ctx, inbox)`` in id order; its sends are
+   buffered (``out``); a node that executes a poison is frozen and its sends
+   of this round are discarded; an honest node that raises is a protocol bug:
+   it is recorded and the node stops (fail-stop);
+5. overloaded nodes (work above theta * capacity) go down for D rounds;
+6. intercepting adversaries see this round's envelopes and act within the
+   network model; surviving messages are scheduled for r+1 (or later if
+   delayed).
+
+Randomness comes only from RNGs seeded by (seed, node) or (seed, adversary),
+iteration is always over lists or sorted ids, never over sets or dicts keyed by
+strings, so the trace is byte-identical in any process under any
+PYTHONHASHSEED. Messages stay plain ``(src, payload)`` tuples on the fast path;
+envelope objects are built only when an adversary intercepts traffic.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import random
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bft.adversary import Adversary, Envelope, RoundControl, SetupControl, TrafficControl
+from bft.crypto import KeyRing, Signed
+from bft.encoding import kind_of
+from bft.environment import Environment, Frozen
+from bft.network import Network
+from bft.node import BROADCAST, Context, Node
+from bft.protocol import ProtocolSpec
+from bft.record import Event, Output, RunRecord
+from bft.trace import TraceSink
+
+
+def derive_seed(*parts: object) -> int:
+    text = ":".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+class Engine:
+    def __init__(
+        self,
+        protocol: ProtocolSpec,
+        params: Mapping[str, Any],
+        *,
+        seed: int,
+        rounds: int,
+        network: Network | None = None,
+        environment: Environment | None = None,
+        adversaries: Sequence[Adversary] = (),
+        signatures: str = "real",
+        sink: TraceSink | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.protocol_params = dict(params)
+        self.n = n = protocol.node_count(params)
+        self.seed = seed
+        self.rounds = rounds
+        self.network = network or Network()
+        self.environment = environment or Environment()
+        self.adversaries = list(adversaries)
+        self.keys = KeyRing(seed, n, signatures)
+        self.sink = sink or TraceSink("summary")
+        self.full = self.sink.full
+        self.roles = protocol.roles(params)
+        self.round = 0
+
+        self.up = [True] * n
+        self.down_until: list[int | None] = [None] * n
+        self.fresh_on_return = [False] * n
+        self.out: list[tuple[int, int, Any]] = []
+        self.next_inbox: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
+        self.delayed: dict[int, list[tuple[int, int, Any]]] = {}
+        self.work = [0.0] * n
+        self.round_tallies: dict[str, float] = {}
+        self.corrupted: frozenset[int] = frozenset()
+        self.crash_budget: dict[Adversary, int] = {}
+        self.crashed_by: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
+        self._kinds: dict[type, str] = {}
+        self._others = [[d for d in range(n) if d != s] for s in range(n)]
+
+        variants = self.environment.variants
+        self.nodes: list[Node] = [protocol.make_node(i, params) for i in range(n)]
+        self.ctxs = [
+            Context(
+                self,
+                i,
+                random.Random(derive_seed("bft-rng", seed, i)),
+                protocol.variant_of(i, params, variants),
+            )
+            for i in range(n)
+        ]
+        self.record = RunRecord(
+            n=n,
+            rounds=rounds,
+            seed=seed,
+            params=self.protocol_params,
+            roles=self.roles,
+            network=self.network,
+        )
+        self._interceptors = [a for a in self.adversaries if a.intercepts]
+
+    # -- services used by contexts and controls ------------------------------------------
+
+    def adversary_rng(self, adversary: Adversary) -> random.Random:
+        index = self.adversaries.index(adversary) if adversary in self.adversaries else -1
+        return random.Random(derive_seed("bft-adversary", self.seed, index, adversary.name))
+
+    def is_up(self, node: int) -> bool:
+        return self.up[node]
+
+    def emit_output(self, node: int, name: str, data: dict[str, Any]) -> None:
+        self.record.outputs.append(Output(self.round, node, name, data))
+        self.sink.event(self.round, "output", node=node, name=name, data=data)
+
+    def record_reject(self, node: int, src: int, payload: Any, reason: str) -> None:
+        self.record.rejected += 1
+        self.sink.event(
+            self.round, "reject", node=node, src=src, kind=self._kind(payload), reason=reason
+        )
+
+    def record_refused(self, adversary: Adversary, why: str) -> None:
+        event = Event(self.round, "refused", None, f"{adversary.name}: {why}")
+        self.record.refused.append(event)
+        self.sink.event(self.round, "refused", adversary=adversary.name, reason=why)
+
+    def _event(self, kind: str, node: int | None, detail: str = "") -> None:
+        self.record.events.append(Event(self.round, kind, node, detail))
+        self.sink.event(self.round, kind, node=node, detail=detail)
+
+    def corrupt(self, nodes: Sequence[int], adversary: Adversary) -> None:
+        new = sorted(set(nodes) - self.corrupted)
+        self.corrupted = self.corrupted | frozenset(nodes)
+        self.record.corrupted = self.corrupted
+        for node in new:
+            self._event("corrupt", node, adversary.name)
+
+    def take_down(self, node: int, until: int | None, reason: str) -> None:
+        self.up[node] = False
+        self.down_until[node] = until
+        self._event(reason, node, "" if until is None else f"until round {until}")
+
+    def bring_up(self, node: int, fresh: bool) -> None:
+        if self.up[node]:
+            return
+        self.up[node] = True
+        self.down_until[node] = None
+        if fresh:
+            self.nodes[node] = self.protocol.make_node(node, self.protocol_params)
+            self._event("restart", node)
+        else:
+            self._event("recover", node)
+            self._run_guarded(node, lambda: self.nodes[node].on_recover(self.ctxs[node]))
+
+    def restart(self, node: int) -> None:
+        self.take_down(node, self.round + 1, "crash")
+        self.fresh_on_return[node] = True
+
+    def _kind(self, payload: Any) -> str:
+        kind = self._kinds.get(type(payload))
+        if kind is not None:
+            return kind
+        if isinstance(payload, Signed):
+            return self._kind(payload.payload)
+        kind = kind_of(payload)
+        self._kinds[type(payload)] = kind
+        return kind
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> RunRecord:
+        collect = gc.isenabled()
+        gc.disable()  # the cyclic GC costs up to 2x on message-heavy runs; messages form no cycles
+        try:
+            for adversary in self.adversaries:
+                adversary.setup(SetupControl(self, adversary))
+            controls = [RoundControl(self, a) for a in self.adversaries]
+            for r in range(self.rounds):
+                self.round = r
+                self._round(r, controls)
+        finally:
+            if collect:
+                gc.enable()
+            self.sink.close()
+        return self.record
+
+    def _round(self, r: int, controls: list[RoundControl]) -> None:
+        up = self.up
+        for node in range(self.n):
+            until = self.down_until[node]
+            if not up[node] and until is not None and until <= r:
+                fresh = self.fresh_on_return[node]
+                self.fresh_on_return[node] = False
+                self.bring_up(node, fresh)
+        for control in controls:
+            control._adversary.before_round(control)
+
+        inboxes = self.next_inbox
+        self.next_inbox = [[] for _ in range(self.n)]
+        due = self.delayed.pop(r, None)
+        if due:
+            for src, dst, payload in due:
+                inboxes[dst].append((src, payload))
+        if self.full:
+            self._trace_deliveries(r, inboxes)
+        self.out = out = []
+        self.round_tallies = {}
+        nodes, ctxs = self.nodes, self.ctxs
+        lost = 0
+        for node in range(self.n):
+            inbox = inboxes[node]
+            if not up[node]:
+                lost += len(inbox)
+                continue
+            self.record.delivered += len(inbox)
+            mark = len(out)
+            try:
+                nodes[node].on_round(ctxs[node], inbox)
+            except Frozen:
+                del out[mark:]
+                until = (
+                    None
+                    if self.environment.freeze_rounds == 0
+                    else r + 1 + self.environment.freeze_rounds
+                )
+                self.take_down(node, until, "freeze")
+            except Exception as exc:  # noqa: BLE001 - a protocol bug, reported as such
+                self._protocol_bug(node, exc)
+        self.record.lost += lost
+
+        limit = self.environment.overload_limit
+        work = self.work
+        if limit is not None:
+            for node in range(self.n):
+                if work[node] > limit and up[node]:
+                    self.take_down(node, r + 1 + self.environment.down_rounds, "overload")
+        self.work = [0.0] * self.n
+
+        counts: dict[str, int] = {}
+        if self._interceptors:
+            self._route_intercepted(r, out, counts)
+        else:
+            self._route(r, out, counts)
+        self.record.sent.append(counts)
+        self.record.tallies.append(self.round_tallies)
+        down = [i for i in range(self.n) if not up[i]]
+        self.record.down.append(down)
+        self.sink.event(
+            r,
+            "round",
+            sent=dict(sorted(counts.items())),
+            tallies=dict(sorted(self.round_tallies.items())),
+            down=down,
+        )
+
+    def _run_guarded(self, node: int, action: Any) -> None:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001
+            self._protocol_bug(node, exc)
+
+    def _protocol_bug(self, node: int, exc: Exception) -> None:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        detail = (
+            f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+        )
+        self.up[node] = False
+        self.down_until[node] = None
+        event = Event(self.round, "bug", node, detail)
+        if node in self.corrupted:
+            self._event("corrupt-node-error", node, detail)
+            return
+        self.record.bugs.append(event)
+        self.sink.event(self.round, "bug", node=node, detail=detail)
+
+    def _route(self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]) -> None:
+        nxt = self.next_inbox
+        kinds = self._kinds
+        others = self._others
+        full = self.full
+        fanout = self.n - 1
+        for src, dst, payload in out:
+            kind = kinds.get(type(payload)) or self._kind(payload)
+            item = (src, payload)
+            if dst == BROADCAST:
+                for d in others[src]:
+                    nxt[d].append(item)
+                counts[kind] = counts.get(kind, 0) + fanout
+                if full:
+                    for d in others[src]:
+                        self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
+            else:
+                nxt[dst].append(item)
+                counts[kind] = counts.get(kind, 0) + 1
+                if full:
+                    self.sink.event(r, "send", src=src, dst=dst, kind=kind, msg=payload)
+
+    def _route_intercepted(
+        self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]
+    ) -> None:
+        envelopes: list[Envelope] = []
+        for src, dst, payload in out:
+            if dst == BROADCAST:
+                envelopes.extend(Envelope(src, d, payload, r) for d in self._others[src])
+            else:
+                envelopes.append(Envelope(src, dst, payload, r))
+        for adversary in self._interceptors:
+            control = TrafficControl(self, adversary)
+            control.envelopes = envelopes
+            adversary.on_traffic(control)
+            envelopes = control.envelopes
+        nxt = self.next_inbox
+        for env in envelopes:
+            kind = self._kind(env.payload)
+            counts[kind] = counts.get(kind, 0) + 1
+            if env.dropped:
+                self.record.dropped += 1
+                if self.full:
+                    self.sink.event(r, "drop", src=env.src, dst=env.dst, kind=kind)
+                continue
+            if self.full:
+                self.sink.event(r, "send", src=env.src, dst=env.dst, kind=kind, msg=env.payload)
+            if env.extra_delay:
+                self.record.delayed += 1
+                arrival = r + 1 + env.extra_delay
+                self.delayed.setdefault(arrival, []).append((env.src, env.dst, env.payload))
+                if self.full:
+                    self.sink.event(r, "delay", src=env.src, dst=env.dst, kind=kind, until=arrival)
+            else:
+                nxt[env.dst].append((env.src, env.payload))
+
+    def _trace_deliveries(self, r: int, inboxes: list[list[tuple[int, Any]]]) -> None:
+        for dst, inbox in enumerate(inboxes):
+            verb = "deliver" if self.up[dst] else "lost"
+            for src, payload in inbox:
+                self.sink.event(r, verb, src=src, dst=dst, kind=self._kind(payload))

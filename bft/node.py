@@ -1,0 +1,124 @@
+"""The sans-IO node interface: what a protocol implements and what it may use.
+
+A node is a state machine. Each round the engine calls
+``on_round(ctx, inbox)`` with the messages delivered this round, as
+``(sender, payload)`` pairs in a deterministic order. The node acts only
+through ``ctx``: it sends, signs and verifies, emits observable outputs, does
+work, executes service operations, and draws from its own seeded RNG. It never
+sees clocks, sockets, global randomness, other nodes or the adversary, so the
+same code runs in the simulator, under a search, or over a real network.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from bft.crypto import Signed
+from bft.environment import Frozen, Operation, correct_result
+
+if TYPE_CHECKING:
+    from bft.engine import Engine
+
+Inbox = list[tuple[int, Any]]
+BROADCAST = -1
+
+
+class Node:
+    """Base class for protocol nodes. Subclasses override ``on_round``."""
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:
+        raise NotImplementedError
+
+    def on_recover(self, ctx: Context) -> None:
+        """Called when the node comes back after a crash, overload or freeze.
+
+        The node keeps its state (as if it had stable storage). Override to
+        model volatile state being lost. A *restart* instead builds a fresh node.
+        """
+
+
+class Context:
+    """A node's only window on the world. One per node, reused every round."""
+
+    __slots__ = ("node_id", "n", "rng", "variant", "_engine", "_keys")
+
+    def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
+        self.node_id = node_id
+        self.n = engine.n
+        self.rng = rng
+        self.variant = variant
+        self._engine = engine
+        self._keys = engine.keys
+
+    # -- time and identity ----------------------------------------------------------
+    @property
+    def round(self) -> int:
+        return self._engine.round
+
+    # -- messages -------------------------------------------------------------------
+    def send(self, dst: int, payload: Any) -> None:
+        """Send ``payload`` to node ``dst``; it arrives next round unless the adversary acts."""
+        if not 0 <= dst < self.n:
+            raise ValueError(
+                f"node {self.node_id} sent to node {dst}, which does not exist (n={self.n})"
+            )
+        self._engine.out.append((self.node_id, dst, payload))
+
+    def broadcast(self, payload: Any) -> None:
+        """Send ``payload`` to every other node (one message per recipient)."""
+        self._engine.out.append((self.node_id, BROADCAST, payload))
+
+    def multicast(self, dsts: Iterable[int], payload: Any) -> None:
+        out = self._engine.out
+        me = self.node_id
+        for dst in dsts:
+            if dst != me:
+                out.append((me, dst, payload))
+
+    # -- authentication ---------------------------------------------------------------
+    def sign(self, payload: Any) -> Signed:
+        """Sign with this node's own key (the only key a node holds)."""
+        return self._keys.sign(self.node_id, payload)
+
+    def verify(self, signed: Any, signer: int | None = None) -> bool:
+        """True if ``signed`` carries a valid signature (by ``signer``, if given)."""
+        return self._keys.verify(signed, signer)
+
+    # -- observation --------------------------------------------------------------------
+    def output(self, name: str, **data: Any) -> None:
+        """Emit an observable event (decide, commit, reply, suspect...) for properties."""
+        self._engine.emit_output(self.node_id, name, data)
+
+    def tally(self, name: str, amount: float = 1) -> None:
+        """Add to a per-round counter summed over nodes (cheap; for large runs)."""
+        tallies = self._engine.round_tallies
+        tallies[name] = tallies.get(name, 0) + amount
+
+    def reject(self, src: int, payload: Any, reason: str) -> None:
+        """Record that a message was refused as invalid (malformed, forged, stale...)."""
+        self._engine.record_reject(self.node_id, src, payload, reason)
+
+    # -- environment: capacity, service, poison ----------------------------------------
+    def work(self, units: float = 1.0) -> None:
+        """Spend work units this round; too many and the environment takes the node down."""
+        work = self._engine.work
+        work[self.node_id] += units
+
+    @property
+    def load(self) -> float:
+        """Work done so far this round."""
+        return self._engine.work[self.node_id]
+
+    @property
+    def capacity(self) -> float | None:
+        return self._engine.environment.capacity
+
+    def execute(self, op: Operation) -> int:
+        """Execute a service operation: costs ``op_cost`` work; a poison may freeze the node."""
+        env = self._engine.environment
+        self._engine.work[self.node_id] += env.op_cost
+        if op.poison and self.variant in env.vulnerable:
+            raise Frozen(op)
+        return correct_result(op)

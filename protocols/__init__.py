@@ -1,0 +1,1 @@
+"""Built-in protocols. Each registers under the ``bft.protocols`` entry-point group."""
