@@ -8,6 +8,7 @@ and no traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,10 @@ from bft.errors import BftError, ConfigError
 from bft.params import parse_literal
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+#: Modules that add subcommands. Each defines ``install(subparsers)``, which adds
+#: its parser(s) and calls ``register_command(name, handler)``.
+EXTENSIONS: list[str] = []
 
 
 class _Parser(argparse.ArgumentParser):
