@@ -90,6 +90,10 @@ class _Control:
     def nodes_with_role(self, role: str) -> list[int]:
         return [i for i, r in enumerate(self.roles) if r == role]
 
+    def note(self, what: str) -> None:
+        """Record a marker in the trace, e.g. 'trigger-end' when a storm is over."""
+        self._engine.note(self._adversary, what)
+
     def refuse(self, why: str) -> bool:
         self._engine.record_refused(self._adversary, why)
         return False

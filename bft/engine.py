@@ -135,6 +135,9 @@ class Engine:
         self.record.refused.append(event)
         self.sink.event(self.round, "refused", adversary=adversary.name, reason=why)
 
+    def note(self, adversary: Adversary, what: str) -> None:
+        self._event("adversary", None, f"{adversary.name}: {what}")
+
     def _event(self, kind: str, node: int | None, detail: str = "") -> None:
         self.record.events.append(Event(self.round, kind, node, detail))
         self.sink.event(self.round, kind, node=node, detail=detail)
@@ -241,6 +244,7 @@ class Engine:
 
         limit = self.environment.overload_limit
         work = self.work
+        self.record.peak_work.append(max(work))
         if limit is not None:
             for node in range(self.n):
                 if work[node] > limit and up[node]:

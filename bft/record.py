@@ -50,6 +50,7 @@ class RunRecord:
     sent: list[dict[str, int]] = attrs.Factory(list)
     tallies: list[dict[str, float]] = attrs.Factory(list)
     down: list[list[int]] = attrs.Factory(list)  # per round: nodes not running
+    peak_work: list[float] = attrs.Factory(list)  # per round: the most work one node did
     bugs: list[Event] = attrs.Factory(list)
     rejected: int = 0
     refused: list[Event] = attrs.Factory(list)
@@ -73,6 +74,14 @@ class RunRecord:
     def tally(self, name: str) -> list[float]:
         """The per-round series of a tally (0 where nothing was counted)."""
         return [per_round.get(name, 0) for per_round in self.tallies]
+
+    def notes(self, adversary: str | None = None) -> list[Event]:
+        """Events adversaries recorded with ``ctl.note`` (e.g. 'trigger-end')."""
+        return [
+            e
+            for e in self.events
+            if e.kind == "adversary" and (adversary is None or e.detail.startswith(adversary + ":"))
+        ]
 
     def events_of(self, *kinds: str) -> list[Event]:
         return [e for e in self.events if e.kind in kinds]
