@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(p_run)
     p_run.add_argument("--trace", metavar="FILE", help="write the full trace as JSON Lines")
 
+    for module in EXTENSIONS:
+        importlib.import_module(module).install(sub)
+
     p_replay = sub.add_parser(
         "replay", help="re-run a scenario or counterexample file, checking its digest"
     )

@@ -42,6 +42,8 @@ from bft.protocol import ProtocolSpec
 from bft.record import Event, Output, RunRecord
 from bft.trace import TraceSink
 
+_NONE_DOWN: list[int] = []  # shared by every round where all nodes are up; never mutated
+
 
 def derive_seed(*parts: object) -> int:
     text = ":".join(str(p) for p in parts).encode()
@@ -77,12 +79,14 @@ class Engine:
         self.round = 0
 
         self.up = [True] * n
+        self.down: set[int] = set()
+        self.wakeups: dict[int, list[int]] = {}  # round -> nodes whose down time ends then
         self.down_until: list[int | None] = [None] * n
         self.fresh_on_return = [False] * n
         self.out: list[tuple[int, int, Any]] = []
         self.next_inbox: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
         self.delayed: dict[int, list[tuple[int, int, Any]]] = {}
-        self.work = [0.0] * n
+        self.work: dict[int, float] = {}  # node -> work units this round (only nodes that worked)
         self.round_tallies: dict[str, float] = {}
         self.corrupted: frozenset[int] = frozenset()
         self.crash_budget: dict[Adversary, int] = {}
@@ -101,6 +105,9 @@ class Engine:
             )
             for i in range(n)
         ]
+        self._handlers = [
+            node.on_round for node in self.nodes
+        ]  # bound once: the hot loop calls these
         self.record = RunRecord(
             n=n,
             rounds=rounds,
@@ -151,16 +158,21 @@ class Engine:
 
     def take_down(self, node: int, until: int | None, reason: str) -> None:
         self.up[node] = False
+        self.down.add(node)
         self.down_until[node] = until
+        if until is not None:
+            self.wakeups.setdefault(until, []).append(node)
         self._event(reason, node, "" if until is None else f"until round {until}")
 
     def bring_up(self, node: int, fresh: bool) -> None:
         if self.up[node]:
             return
         self.up[node] = True
+        self.down.discard(node)
         self.down_until[node] = None
         if fresh:
             self.nodes[node] = self.protocol.make_node(node, self.protocol_params)
+            self._handlers[node] = self.nodes[node].on_round
             self._event("restart", node)
         else:
             self._event("recover", node)
@@ -192,6 +204,10 @@ class Engine:
             for r in range(self.rounds):
                 self.round = r
                 self._round(r, controls)
+            pad = self.rounds - len(self.record.peak_work)
+            self.record.peak_work.extend([0.0] * pad)
+            if not self.full:
+                self._summarize()
         finally:
             if collect:
                 gc.enable()
@@ -200,72 +216,105 @@ class Engine:
 
     def _round(self, r: int, controls: list[RoundControl]) -> None:
         up = self.up
-        for node in range(self.n):
-            until = self.down_until[node]
-            if not up[node] and until is not None and until <= r:
-                fresh = self.fresh_on_return[node]
-                self.fresh_on_return[node] = False
-                self.bring_up(node, fresh)
+        waking = self.wakeups.pop(r, None) if self.wakeups else None
+        if waking:
+            for node in sorted(waking):
+                if not up[node] and self.down_until[node] == r:
+                    fresh = self.fresh_on_return[node]
+                    self.fresh_on_return[node] = False
+                    self.bring_up(node, fresh)
         for control in controls:
             control._adversary.before_round(control)
 
         inboxes = self.next_inbox
         self.next_inbox = [[] for _ in range(self.n)]
-        due = self.delayed.pop(r, None)
+        due = self.delayed.pop(r, None) if self.delayed else None
         if due:
             for src, dst, payload in due:
                 inboxes[dst].append((src, payload))
         if self.full:
             self._trace_deliveries(r, inboxes)
-        self.out = out = []
+        out = self.out  # one list for the whole run: contexts append to it directly
         self.round_tallies = {}
-        nodes, ctxs = self.nodes, self.ctxs
-        lost = 0
-        for node in range(self.n):
-            inbox = inboxes[node]
-            if not up[node]:
-                lost += len(inbox)
-                continue
-            self.record.delivered += len(inbox)
-            mark = len(out)
-            try:
-                nodes[node].on_round(ctxs[node], inbox)
-            except Frozen:
-                del out[mark:]
-                until = (
-                    None
-                    if self.environment.freeze_rounds == 0
-                    else r + 1 + self.environment.freeze_rounds
-                )
-                self.take_down(node, until, "freeze")
-            except Exception as exc:  # noqa: BLE001 - a protocol bug, reported as such
-                self._protocol_bug(node, exc)
-        self.record.lost += lost
+        ctxs = self.ctxs
+        record = self.record
+        if self.down:
+            for node in self.down:
+                record.lost += len(inboxes[node])
+                inboxes[node] = []
+        delivered = 0
+        handlers = self._handlers
+        for node, inbox in enumerate(inboxes):
+            if up[node]:
+                delivered += len(inbox)
+                try:
+                    handlers[node](ctxs[node], inbox)
+                except Frozen:
+                    out[:] = [m for m in out if m[0] != node]  # a frozen node's sends are lost
+                    freeze = self.environment.freeze_rounds
+                    self.take_down(node, None if freeze == 0 else r + 1 + freeze, "freeze")
+                except Exception as exc:  # noqa: BLE001 - a protocol bug, reported as such
+                    self._protocol_bug(node, exc)
+        record.delivered += delivered
 
-        limit = self.environment.overload_limit
         work = self.work
-        self.record.peak_work.append(max(work))
-        if limit is not None:
-            for node in range(self.n):
-                if work[node] > limit and up[node]:
-                    self.take_down(node, r + 1 + self.environment.down_rounds, "overload")
-        self.work = [0.0] * self.n
+        if work:
+            gap = r - len(record.peak_work)  # rounds in which nobody worked
+            if gap:
+                record.peak_work.extend([0.0] * gap)
+            record.peak_work.append(max(work.values()))
+            limit = self.environment.overload_limit
+            if limit is not None:
+                for node in sorted(work):
+                    if work[node] > limit and up[node]:
+                        self.take_down(node, r + 1 + self.environment.down_rounds, "overload")
+            self.work = {}
 
         counts: dict[str, int] = {}
         if self._interceptors:
             self._route_intercepted(r, out, counts)
-        else:
+        elif self.full:
             self._route(r, out, counts)
-        self.record.sent.append(counts)
-        self.record.tallies.append(self.round_tallies)
-        down = [i for i in range(self.n) if not up[i]]
-        self.record.down.append(down)
-        self.sink.event(
-            r,
-            "round",
-            sent=dict(sorted(counts.items())),
-            tallies=dict(sorted(self.round_tallies.items())),
-            down=down,
+        else:  # the hot path, inlined: plain tuples into next round's inboxes
+            nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
+            for src, dst, payload in out:
+                kind = kinds.get(type(payload)) or self._kind(payload)
+                if dst == BROADCAST:
+                    item = (src, payload)
+                    for d in others[src]:
+                        nxt[d].append(item)
+                    counts[kind] = counts.get(kind, 0) + fanout
+                else:
+                    nxt[dst].append((src, payload))
+                    counts[kind] = counts.get(kind, 0) + 1
+        out.clear()
+        record.sent.append(counts)
+        record.tallies.append(self.round_tallies)
+        record.down.append(sorted(self.down) if self.down else _NONE_DOWN)
+        if self.full:
+            self.sink.event(
+                r,
+                "round",
+                sent=dict(sorted(counts.items())),
+                tallies=dict(sorted(self.round_tallies.items())),
+                down=record.down[-1],
+            )
+
+    def _summarize(self) -> None:
+        """Summary level: per-round counts are hashed once, at the end (one JSON
+        encoding of the whole series is far cheaper than one line per round).
+        Key order inside each round's counts is the order messages were sent in,
+        which is itself deterministic, so no sorting is needed."""
+        record = self.record
+        self.sink.write(  # already plain data: no per-item encoding needed
+            {
+                "r": self.rounds,
+                "ev": "rounds",
+                "sent": record.sent,
+                "tallies": record.tallies,
+                "down": record.down,
+            },
+            ordered=True,
         )
 
     def _run_guarded(self, node: int, action: Any) -> None:
@@ -280,6 +329,7 @@ class Engine:
             f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
         )
         self.up[node] = False
+        self.down.add(node)
         self.down_until[node] = None
         event = Event(self.round, "bug", node, detail)
         if node in self.corrupted:
@@ -289,26 +339,15 @@ class Engine:
         self.sink.event(self.round, "bug", node=node, detail=detail)
 
     def _route(self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]) -> None:
-        nxt = self.next_inbox
-        kinds = self._kinds
-        others = self._others
-        full = self.full
-        fanout = self.n - 1
+        """Route with a full trace: one send event per recipient."""
+        nxt, others = self.next_inbox, self._others
         for src, dst, payload in out:
-            kind = kinds.get(type(payload)) or self._kind(payload)
+            kind = self._kind(payload)
             item = (src, payload)
-            if dst == BROADCAST:
-                for d in others[src]:
-                    nxt[d].append(item)
-                counts[kind] = counts.get(kind, 0) + fanout
-                if full:
-                    for d in others[src]:
-                        self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
-            else:
-                nxt[dst].append(item)
+            for d in others[src] if dst == BROADCAST else (dst,):
+                nxt[d].append(item)
                 counts[kind] = counts.get(kind, 0) + 1
-                if full:
-                    self.sink.event(r, "send", src=src, dst=dst, kind=kind, msg=payload)
+                self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
 
     def _route_intercepted(
         self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]

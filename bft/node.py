@@ -42,7 +42,7 @@ class Node:
 class Context:
     """A node's only window on the world. One per node, reused every round."""
 
-    __slots__ = ("node_id", "n", "rng", "variant", "_engine", "_keys")
+    __slots__ = ("node_id", "n", "rng", "variant", "_engine", "_keys", "_out")
 
     def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
         self.node_id = node_id
@@ -51,6 +51,7 @@ class Context:
         self.variant = variant
         self._engine = engine
         self._keys = engine.keys
+        self._out = engine.out  # the engine reuses this list every round
 
     # -- time and identity ----------------------------------------------------------
     @property
@@ -64,14 +65,14 @@ class Context:
             raise ValueError(
                 f"node {self.node_id} sent to node {dst}, which does not exist (n={self.n})"
             )
-        self._engine.out.append((self.node_id, dst, payload))
+        self._out.append((self.node_id, dst, payload))
 
     def broadcast(self, payload: Any) -> None:
         """Send ``payload`` to every other node (one message per recipient)."""
-        self._engine.out.append((self.node_id, BROADCAST, payload))
+        self._out.append((self.node_id, BROADCAST, payload))
 
     def multicast(self, dsts: Iterable[int], payload: Any) -> None:
-        out = self._engine.out
+        out = self._out
         me = self.node_id
         for dst in dsts:
             if dst != me:
@@ -104,12 +105,12 @@ class Context:
     def work(self, units: float = 1.0) -> None:
         """Spend work units this round; too many and the environment takes the node down."""
         work = self._engine.work
-        work[self.node_id] += units
+        work[self.node_id] = work.get(self.node_id, 0.0) + units
 
     @property
     def load(self) -> float:
         """Work done so far this round."""
-        return self._engine.work[self.node_id]
+        return self._engine.work.get(self.node_id, 0.0)
 
     @property
     def capacity(self) -> float | None:
@@ -118,7 +119,8 @@ class Context:
     def execute(self, op: Operation) -> int:
         """Execute a service operation: costs ``op_cost`` work; a poison may freeze the node."""
         env = self._engine.environment
-        self._engine.work[self.node_id] += env.op_cost
+        work = self._engine.work
+        work[self.node_id] = work.get(self.node_id, 0.0) + env.op_cost
         if op.poison and self.variant in env.vulnerable:
             raise Frozen(op)
         return correct_result(op)
