@@ -201,8 +201,11 @@ class Engine:
             for adversary in self.adversaries:
                 adversary.setup(SetupControl(self, adversary))
             controls = [RoundControl(self, a) for a in self.adversaries]
+            ctxs = self.ctxs
             for r in range(self.rounds):
                 self.round = r
+                for ctx in ctxs:
+                    ctx.round = r
                 self._round(r, controls)
             pad = self.rounds - len(self.record.peak_work)
             self.record.peak_work.extend([0.0] * pad)

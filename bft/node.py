@@ -42,7 +42,7 @@ class Node:
 class Context:
     """A node's only window on the world. One per node, reused every round."""
 
-    __slots__ = ("node_id", "n", "rng", "variant", "_engine", "_keys", "_out")
+    __slots__ = ("node_id", "n", "rng", "variant", "round", "_engine", "_keys", "_out")
 
     def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
         self.node_id = node_id
@@ -52,11 +52,7 @@ class Context:
         self._engine = engine
         self._keys = engine.keys
         self._out = engine.out  # the engine reuses this list every round
-
-    # -- time and identity ----------------------------------------------------------
-    @property
-    def round(self) -> int:
-        return self._engine.round
+        self.round = 0  # the current round; the engine sets it before each round
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:

@@ -94,7 +94,7 @@ def test_messages_from_the_wrong_sender_are_rejected_not_crashing() -> None:
     engine = Engine(spec, params, seed=0, rounds=3)
     node = engine.nodes[1]
     assert isinstance(node, General)
-    engine.round = 1
+    engine.round = engine.ctxs[1].round = 1
     node.on_round(
         engine.ctxs[1], [(2, OMMessage((0,), 0)), (0, OMMessage((0,), 1)), (3, "garbage")]
     )
