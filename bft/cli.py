@@ -22,7 +22,7 @@ EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 
 #: Modules that add subcommands. Each defines ``install(subparsers)``, which adds
 #: its parser(s) and calls ``register_command(name, handler)``.
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["bft.cli_bench", "bft.cli_check", "bft.cli_show", "bft.cli_lab"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,23 +136,62 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _emit(result, args.json)
 
 
+REPLAY_KEYS = ("digest", "level", "property", "witness")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    """Re-run a scenario or counterexample file; a file whose [replay] digest does not
+    match, or that is malformed in any way, is refused with one line (exit 2)."""
     from bft.runner import run
+    from bft.trace import LEVELS
 
     loaded = scenario.load(args.file)
-    recorded = loaded.replay.get("digest")
-    level = loaded.replay.get("level", loaded.trace)
-    if recorded is not None and not isinstance(recorded, str):
-        raise ConfigError(f"{args.file}: [replay] digest must be a string (got {recorded!r})")
-    result = (
-        run(loaded, trace_path=args.trace, level=level)
-        if not args.trace
-        else run(loaded, args.trace, level)
-    )
+    replay = loaded.replay
+    for key in replay:
+        if key not in REPLAY_KEYS:
+            raise ConfigError(
+                f"{args.file}: unknown field {key!r} in [replay]; valid fields: "
+                + ", ".join(repr(k) for k in REPLAY_KEYS)
+            )
+    recorded = replay.get("digest")
+    if replay and recorded is None:
+        raise ConfigError(f"{args.file}: the [replay] table records no 'digest'")
+    if recorded is not None and (
+        not isinstance(recorded, str)
+        or len(recorded) != 64
+        or any(c not in "0123456789abcdef" for c in recorded)
+    ):
+        raise ConfigError(
+            f"{args.file}: [replay] digest must be 64 lowercase hex digits (got {recorded!r})"
+        )
+    level = replay.get("level", loaded.trace)
+    if level not in LEVELS:
+        raise ConfigError(
+            f"{args.file}: [replay] level must be 'summary' or 'full' (got {level!r})"
+        )
+    try:
+        result = run(loaded, trace_path=args.trace, level=level)
+    except ConfigError as exc:
+        if args.file in str(exc):
+            raise
+        raise ConfigError(f"{args.file}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a value of the right TOML type but the wrong shape deep inside the file
+        raise ConfigError(
+            f"{args.file}: malformed scenario ({type(exc).__name__}: {exc})"
+        ) from None
     if recorded is not None and result.digest != recorded:
         raise ConfigError(
             f"{args.file}: replay produced trace digest {result.digest[:16]}..., but the file records "
             f"{recorded[:16]}...; the file was edited or the code changed since it was written"
+        )
+    expected = replay.get("property")
+    if expected is not None and not isinstance(expected, str):
+        raise ConfigError(f"{args.file}: [replay] property must be a string (got {expected!r})")
+    if expected is not None and expected not in result.violated:
+        raise ConfigError(
+            f"{args.file}: the file records a violation of {expected!r}, but the replay "
+            f"violates {', '.join(result.violated) or 'nothing'}"
         )
     return _emit(result, args.json, {"replayed_digest_matches": recorded is not None})
 

@@ -10,7 +10,11 @@ produce a valid signature: a forger can only copy or invent bytes, and
 verification rejects them.
 
 Verification is cached per run by (signer, payload bytes, signature), so a
-message multicast to n replicas costs one Ed25519 verification, not n.
+message multicast to n replicas costs one Ed25519 verification, not n. A second,
+identity-keyed cache remembers the verdict for the very ``Signed`` object (kept
+alive by the cache, so its id is never reused): the recipients of a multicast
+share one object, and messages are immutable values, so they skip even the
+canonical encoding.
 
 ``ideal`` mode replaces Ed25519 by an unforgeable functionality kept by the
 engine: ``sign`` records (signer, payload bytes) and returns a token;
@@ -59,6 +63,7 @@ class KeyRing:
         self._private: dict[int, Ed25519PrivateKey] = {}
         self._public: dict[int, Ed25519PublicKey] = {}
         self._verified: dict[tuple[int, bytes, bytes], bool] = {}
+        self._by_identity: dict[int, tuple[Signed, bool]] = {}
         self._issued: set[tuple[int, bytes]] = set()
         self.signatures = 0
         self.verifications = 0
@@ -94,6 +99,14 @@ class KeyRing:
             return False
         if signer is not None and signed.signer != signer:
             return False
+        hit = self._by_identity.get(id(signed))
+        if hit is not None and hit[0] is signed:
+            return hit[1]
+        ok = self._verify_new(signed)
+        self._by_identity[id(signed)] = (signed, ok)
+        return ok
+
+    def _verify_new(self, signed: Signed) -> bool:
         node = signed.signer
         if not isinstance(node, int) or not 0 <= node < self.n:
             return False

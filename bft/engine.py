@@ -50,6 +50,22 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
 
 
+class _OtherNodes(dict[int, list[int]]):
+    """node -> the ids of every other node, built on first use.
+
+    A full table is O(n^2) memory (3 GB at n = 20,000); most large runs (clients
+    and servers) never broadcast, and those that do pay O(n) once per sender.
+    """
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def __missing__(self, src: int) -> list[int]:
+        others = self[src] = [d for d in range(self.n) if d != src]
+        return others
+
+
 class Engine:
     def __init__(
         self,
@@ -92,7 +108,7 @@ class Engine:
         self.crash_budget: dict[Adversary, int] = {}
         self.crashed_by: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
         self._kinds: dict[type, str] = {}
-        self._others = [[d for d in range(n) if d != s] for s in range(n)]
+        self._others = _OtherNodes(n)  # built per broadcaster on first use, not O(n^2)
 
         variants = self.environment.variants
         self.nodes: list[Node] = [protocol.make_node(i, params) for i in range(n)]
@@ -117,12 +133,18 @@ class Engine:
             network=self.network,
         )
         self._interceptors = [a for a in self.adversaries if a.intercepts]
+        self._adversary_rngs: dict[Adversary, random.Random] = {}
 
     # -- services used by contexts and controls ------------------------------------------
 
     def adversary_rng(self, adversary: Adversary) -> random.Random:
-        index = self.adversaries.index(adversary) if adversary in self.adversaries else -1
-        return random.Random(derive_seed("bft-adversary", self.seed, index, adversary.name))
+        """One RNG stream per adversary for the whole run, shared by all its controls."""
+        rng = self._adversary_rngs.get(adversary)
+        if rng is None:
+            index = self.adversaries.index(adversary) if adversary in self.adversaries else -1
+            rng = random.Random(derive_seed("bft-adversary", self.seed, index, adversary.name))
+            self._adversary_rngs[adversary] = rng
+        return rng
 
     def is_up(self, node: int) -> bool:
         return self.up[node]

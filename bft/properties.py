@@ -40,10 +40,20 @@ class Verdict:
 
 @attrs.frozen
 class Property:
+    """A named predicate over a run.
+
+    ``guaranteed`` says whether the protocol promises it whenever the faults stay
+    within its bound. A performance expectation (PBFT's throughput floor, which a
+    slow Byzantine primary can always undercut, as Aardvark showed) is not: ``bft
+    run`` judges it like any other, but ``bft check`` only searches for
+    violations of guaranteed properties unless asked for others by name.
+    """
+
     name: str
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
     description: str
     check: Callable[[RunRecord], Verdict] = attrs.field(eq=False, repr=False)
+    guaranteed: bool = True
 
 
 def _no_exceptions(record: RunRecord) -> Verdict:

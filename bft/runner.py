@@ -170,7 +170,42 @@ def execute(
             f"{len(record.corrupted)} corrupted nodes exceed the {tolerance} "
             f"the protocol tolerates with these parameters"
         )
-    return RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
+    result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
+    if trace_path is not None:
+        append_verdicts(trace_path, result)
+    return result
+
+
+def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
+    """Append one final ``verdicts`` line to a trace file (for ``bft show``).
+
+    Written after the trace is closed, so it is not part of the digest: the
+    digest identifies what happened, this line records how it was judged.
+    """
+    from bft.encoding import dumps
+
+    record = result.record
+    line = {
+        "r": result.prepared.rounds,
+        "ev": "verdicts",
+        "n": record.n,
+        "roles": list(record.roles),
+        "corrupted": sorted(record.corrupted),
+        "properties": {
+            name: {
+                "holds": v.holds,
+                "kind": result.properties[name].kind,
+                "witness": v.witness,
+                "exercised": v.exercised,
+            }
+            for name, v in result.verdicts.items()
+        },
+        "metrics": to_plain(result.metrics),
+        "beyond_bound": result.beyond_bound,
+        "digest": result.digest,
+    }
+    with open(trace_path, "a", encoding="utf-8") as handle:
+        handle.write(dumps(line) + "\n")
 
 
 def run(

@@ -1,16 +1,6 @@
-import os
+"""Shared test configuration.
 
-from hypothesis import HealthCheck, settings
-
-settings.register_profile("dev", max_examples=30, deadline=None)
-settings.register_profile(
-    "ci",
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("thorough", max_examples=500, deadline=None)
-settings.load_profile(
-    os.environ.get("BFT_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
-)
+The Hypothesis profiles (dev, ci, thorough) and the bft fixtures come from the
+bft pytest plugin (``bft/pytest_plugin.py``, entry point group ``pytest11``),
+so this suite and any other suite with bft installed use one definition.
+"""

@@ -1,0 +1,45 @@
+"""``bft show TRACE``: a space-time diagram of a run, in the terminal or as an HTML page."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def install(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from bft.cli import register_command
+
+    parser = subparsers.add_parser(
+        "show",
+        help="draw a space-time diagram of a trace file (from 'bft run ... --trace FILE')",
+    )
+    parser.add_argument("trace", help="a full trace file written by 'bft run ... --trace FILE'")
+    parser.add_argument("--nodes", metavar="LIST", help="only these nodes, e.g. 0,2,5 or 0-3")
+    parser.add_argument("--rounds", metavar="A:B", help="only rounds A to B (inclusive)")
+    parser.add_argument(
+        "--kind", action="append", metavar="KIND", help="only this message kind (repeatable)"
+    )
+    parser.add_argument(
+        "--width", type=int, default=100, metavar="W", help="terminal width (default 100)"
+    )
+    parser.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML page instead of printing"
+    )
+    register_command("show", cmd_show)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from bft.errors import ConfigError
+    from bft.show import load, make_view, render_html, render_text
+
+    diagram = load(args.trace)
+    view = make_view(diagram, args.nodes, args.rounds, args.kind)
+    if args.html:
+        try:
+            Path(args.html).write_text(render_html(diagram, view), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.html!r}: {exc.strerror}") from None
+        print(f"wrote {args.html}")
+    else:
+        print(render_text(diagram, view, args.width))
+    return 0

@@ -1,0 +1,268 @@
+"""Dolev-Strong authenticated broadcast (Dolev and Strong, SIAM J. Computing 1983).
+
+Theory of operation. One designated sender broadcasts a value to n nodes of
+which up to t < n may be corrupted (the sender included). Signatures replace
+the n >= 3t+1 bound of oral messages: a corrupted node can withhold or
+combine signed statements, but it cannot forge an honest node's signature.
+
+A message is a *signature chain*: the sender signs ``DSValue(sender, v)``, and
+every node that relays the chain signs the whole signed message it received,
+so a chain of length k is k nested ``Signed`` layers by k distinct signers,
+the innermost one the sender. Rounds are lockstep: the sender sends its chain
+in round 0; a chain delivered in round r must carry exactly r signatures.
+
+Each node keeps the set ``extracted`` of values it accepted. In round r
+(1 <= r <= t+1) a node accepts a chain for a value v not yet extracted if the
+chain has r valid signatures by distinct nodes starting with the sender's and
+not including its own. It adds v to ``extracted`` and, if r <= t, appends its
+own signature and sends the chain to every node not already on it (it arrives
+in round r+1 with r+1 signatures). At the end of round t+1 the node decides:
+the single value in ``extracted`` if there is exactly one, else the default 0.
+
+Why t+1 rounds suffice: if an honest node accepts v in round r <= t, it
+relays v and every honest node accepts v by round r+1. If it accepts v only in
+round t+1, the chain has t+1 distinct signers, so one of them is honest and
+accepted v earlier, relaying it to everyone. Either way all honest nodes end
+with the same ``extracted`` set. Validity: an honest sender signs one value
+and nobody can forge a second chain, so every honest node extracts exactly it.
+Dolev and Strong also prove t+1 rounds are necessary.
+
+Simplifications: the sender decides its own value in round 0. A node relays
+at most two distinct values (once it holds two it decides the default
+whatever else arrives), which keeps the honest traffic at O(n^2) messages
+(the message bound in FACTS.md); the outcome is the same as relaying all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from bft.crypto import Signed
+from bft.errors import ConfigError
+from bft.node import Context, Inbox, Node
+from bft.params import Param
+from bft.properties import Property, Verdict
+from bft.protocol import Params, ProtocolSpec
+from bft.record import RunRecord
+
+DEFAULT = 0
+RELAY_LIMIT = 2
+
+
+@attrs.frozen
+class DSValue:
+    """The statement the sender signs: 'the sender's value is ``value``'."""
+
+    sender: int
+    value: int
+
+    KIND = "ds"
+
+
+def chain_signers(message: Any) -> tuple[list[int], Any]:
+    """The signers of a chain, innermost (the sender) first, and the innermost payload.
+
+    Does not check signatures; ``DolevStrongNode.check_chain`` does.
+    """
+    signers: list[int] = []
+    layer = message
+    while isinstance(layer, Signed):
+        signers.append(layer.signer)
+        layer = layer.payload
+    signers.reverse()
+    return signers, layer
+
+
+class DolevStrongNode(Node):
+    """One node of Dolev-Strong. ``params`` needs n, t, sender and value."""
+
+    #: the round after which nodes decide; ``t + 1`` (a lab's planted weakness changes it)
+    def decision_round(self) -> int:
+        return self.t + 1
+
+    def __init__(self, node_id: int, params: Mapping[str, Any]) -> None:
+        self.me = node_id
+        self.n = int(params["n"])
+        self.t = int(params["t"])
+        self.sender = int(params["sender"])
+        self.value = int(params["value"])
+        self.extracted: list[int] = []
+        self.decided = False
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:
+        rnd = ctx.round
+        if self.me == self.sender:
+            if rnd == 0:
+                ctx.broadcast(ctx.sign(DSValue(self.sender, self.value)))
+                self.extracted.append(self.value)
+                self._decide(ctx, self.value)
+            return
+        last = self.decision_round()
+        for src, message in inbox:
+            if rnd > last or self.decided:
+                ctx.reject(src, message, f"arrived in round {rnd}, after the decision")
+                continue
+            reason = self.check_chain(ctx, message, rnd)
+            if reason is not None:
+                ctx.reject(src, message, reason)
+                continue
+            _, statement = chain_signers(message)
+            value = statement.value
+            if value in self.extracted:
+                continue
+            self.extracted.append(value)
+            if rnd < last and len(self.extracted) <= RELAY_LIMIT:
+                signers, _ = chain_signers(message)
+                relayed = ctx.sign(message)
+                ctx.multicast((j for j in range(self.n) if j not in signers), relayed)
+        if rnd == last and not self.decided:
+            self._decide(ctx, self.extracted[0] if len(self.extracted) == 1 else DEFAULT)
+
+    def check_chain(self, ctx: Context, message: Any, rnd: int) -> str | None:
+        """Why ``message`` is not an acceptable chain in round ``rnd`` (None if it is)."""
+        if not isinstance(message, Signed):
+            return "not a signed message"
+        layer: Any = message
+        signers: list[int] = []
+        while isinstance(layer, Signed):
+            if not ctx.verify(layer):
+                return f"invalid signature claimed by node {layer.signer!r}"
+            signers.append(layer.signer)
+            layer = layer.payload
+        signers.reverse()
+        if not isinstance(layer, DSValue) or not isinstance(layer.value, int):
+            return "the chain does not sign a Dolev-Strong value"
+        if layer.sender != self.sender or signers[0] != self.sender:
+            return f"the chain does not start with the sender {self.sender}"
+        if len(set(signers)) != len(signers):
+            return f"the chain repeats a signer: {signers}"
+        if len(signers) != rnd:
+            return f"a chain of {len(signers)} signatures arrived in round {rnd} (needs {rnd})"
+        if self.me in signers:
+            return "the chain already carries this node's signature"
+        return None
+
+    def _decide(self, ctx: Context, value: int) -> None:
+        self.decided = True
+        ctx.output("decide", value=value)
+
+
+def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
+    """Per node, its ``decide`` outputs as (round, value)."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for o in record.outputs_named("decide"):
+        out.setdefault(o.node, []).append((o.round, o.data["value"]))
+    return out
+
+
+def broadcast_properties(
+    sender: int, value: int, bound: int, who: str = "node", bound_text: str = "t+1"
+) -> list[Property]:
+    """Agreement, validity, integrity and termination of a Byzantine broadcast."""
+
+    def agreement(record: RunRecord) -> Verdict:
+        decided = decisions(record)
+        firsts = [(i, decided[i][0]) for i in sorted(record.correct) if i in decided]
+        for (a, (ra, va)), (b, (rb, vb)) in zip(firsts, firsts[1:], strict=False):
+            if va != vb:
+                return Verdict.violated(
+                    f"honest {who}s {a} and {b} disagree: {who} {a} decided {va} in round "
+                    f"{ra}, {who} {b} decided {vb} in round {rb}"
+                )
+        if len(firsts) < 2:
+            return Verdict.vacuous(f"fewer than two honest {who}s decided")
+        return Verdict.ok()
+
+    def validity(record: RunRecord) -> Verdict:
+        if sender in record.corrupted:
+            return Verdict.vacuous(f"the sender ({who} {sender}) is corrupted")
+        decided = decisions(record)
+        for i in sorted(record.correct):
+            if i in decided and decided[i][0][1] != value:
+                rnd, got = decided[i][0]
+                return Verdict.violated(
+                    f"honest sender {sender} sent {value}, but honest {who} {i} decided {got} "
+                    f"in round {rnd}"
+                )
+        return Verdict.ok()
+
+    def integrity(record: RunRecord) -> Verdict:
+        for node, made in sorted(decisions(record).items()):
+            if len(made) > 1 and node in record.honest:
+                return Verdict.violated(f"{who} {node} decided {len(made)} times: {made}")
+        return Verdict.ok()
+
+    def termination(record: RunRecord) -> Verdict:
+        decided = decisions(record)
+        for i in sorted(record.correct):
+            if i not in decided:
+                return Verdict.violated(f"honest {who} {i} never decided (bound: round {bound})")
+            if decided[i][0][0] > bound:
+                return Verdict.violated(
+                    f"honest {who} {i} decided in round {decided[i][0][0]}, after round {bound}"
+                )
+        return Verdict.ok()
+
+    return [
+        Property("agreement", "safety", f"all honest {who}s decide the same value", agreement),
+        Property(
+            "validity", "safety", "if the sender is honest, honest nodes decide its value", validity
+        ),
+        Property("integrity", "safety", f"every {who} decides at most once", integrity),
+        Property(
+            "termination",
+            "liveness",
+            f"every honest, never-crashed {who} decides by round {bound_text} ({bound} here)",
+            termination,
+        ),
+    ]
+
+
+class DolevStrong(ProtocolSpec):
+    name = "dolev-strong"
+    summary = "Dolev-Strong (1983): authenticated Byzantine broadcast for any t < n in t+1 rounds"
+    nodes_are = "nodes (the sender included)"
+    params = (
+        Param("n", "int", 4, "number of nodes, the sender included", min=2),
+        Param("t", "int", 1, "the most corrupted nodes tolerated (any t < n)", min=0),
+        Param("sender", "int", 0, "which node broadcasts", min=0),
+        Param("value", "int", 1, "the sender's value (0 is also the default decision)"),
+    )
+    #: the node class; labs substitute a student's class with the same constructor
+    node_class: type[Node] = DolevStrongNode
+
+    def check(self, p: Params) -> None:
+        if p["t"] >= p["n"]:
+            raise ConfigError(
+                f"dolev-strong: t must be < n (got t={p['t']}, n={p['n']}); "
+                "with signatures any t up to n-1 is tolerated"
+            )
+        if p["sender"] >= p["n"]:
+            raise ConfigError(
+                f"dolev-strong: sender must be a node 0..{p['n'] - 1} (got sender={p['sender']})"
+            )
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        return self.node_class(node_id, p)  # type: ignore[call-arg]
+
+    def roles(self, p: Params) -> tuple[str, ...]:
+        return tuple("sender" if i == p["sender"] else "node" for i in range(p["n"]))
+
+    def default_rounds(self, p: Params) -> int:
+        return p["t"] + 2
+
+    def tolerance(self, p: Params) -> int:
+        return p["t"]
+
+    def properties(self, p: Params) -> list[Property]:
+        return broadcast_properties(p["sender"], p["value"], p["t"] + 1)
+
+    def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
+        made = list(record.outputs_named("decide"))
+        return {
+            "decided": len({o.node for o in made}),
+            "decision_round": max((o.round for o in made), default=None),
+        }

@@ -1,0 +1,110 @@
+"""Protocol specs for ``naive-reconnect`` and ``backoff-reconnect``.
+
+Defaults reproduce the Skype 2007 model of FACTS.md (model): S = 20 servers,
+C = 2000 clients (100 per server), capacity k = 30 work units per round,
+theta = 1, an overloaded server down for D = 20 rounds, a login costing 2
+units and a request 1. Steady demand is about 100 * 0.1 / 1.2 ~ 8 units per
+server-round, well under k; but clients that all need a server and retry
+every ``timeout`` = 3 rounds bring 100 / 3 * 2 ~ 67 units per server-round,
+twice k. So once a trigger (a login storm, a crash wave) takes the servers
+down, naive retries keep every server that comes back overloaded: the
+failure outlives its trigger. Backoff spreads the retries out, and admission
+control keeps servers up while they refuse the excess.
+"""
+
+from __future__ import annotations
+
+from bft.errors import ConfigError
+from bft.node import Node
+from bft.params import Param
+from bft.protocol import Params
+from protocols.failover.client import FailoverClient
+from protocols.failover.server import FailoverServer
+from protocols.service import SERVICE_PARAMS, ServiceSpec
+
+CACHE = Param("cache", "int", 0, "server addresses a client caches (0: all servers)", min=0)
+
+
+class NaiveReconnect(ServiceSpec):
+    name = "naive-reconnect"
+    summary = (
+        "failover: on a timeout, reconnect at once to the next cached server and resend "
+        "(Skype 2007 style)"
+    )
+    params = (*SERVICE_PARAMS, CACHE)
+
+    def check(self, p: Params) -> None:
+        super().check(p)
+        if p["cache"] > p["n"]:
+            raise ConfigError(
+                f"{self.name}: parameter 'cache' must be at most the number of servers "
+                f"(got cache={p['cache']}, n={p['n']}); 0 means all servers"
+            )
+
+    def make_server(self, node_id: int, p: Params) -> Node:
+        return FailoverServer(node_id, p["n"], p["clients"], p["login_cost"])
+
+    def make_client(self, node_id: int, p: Params) -> Node:
+        return FailoverClient(node_id, p["n"], p["rate"], p["timeout"], p["cache"])
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        if node_id < p["n"]:
+            return self.make_server(node_id, p)
+        return self.make_client(node_id, p)
+
+
+class BackoffReconnect(NaiveReconnect):
+    name = "backoff-reconnect"
+    summary = (
+        "failover with exponential backoff and full jitter; servers refuse work beyond "
+        "capacity with a cheap busy reply (admission control)"
+    )
+    params = (
+        *NaiveReconnect.params,
+        Param("base", "float", 1.0, "backoff base in rounds", min=0.0),
+        Param("cap", "float", 32.0, "largest backoff in rounds", min=0.0),
+        Param("admission", "bool", True, "servers use admission control"),
+        Param(
+            "admit_share",
+            "float",
+            0.8,
+            "share of capacity a server fills with admitted work (the rest pays for refusals)",
+            min=0.0,
+            max=1.0,
+        ),
+        Param("reject_cost", "float", 0.02, "work units to answer 'busy'", min=0.0),
+    )
+
+    def check(self, p: Params) -> None:
+        super().check(p)
+        if p["base"] <= 0 or p["cap"] < p["base"]:
+            raise ConfigError(
+                f"{self.name}: backoff needs 0 < base <= cap (got base={p['base']}, cap={p['cap']})"
+            )
+        if p["admission"] and p["admit_share"] <= 0:
+            raise ConfigError(
+                f"{self.name}: parameter 'admit_share' must be > 0 with admission control "
+                f"(got {p['admit_share']})"
+            )
+
+    def make_server(self, node_id: int, p: Params) -> Node:
+        return FailoverServer(
+            node_id,
+            p["n"],
+            p["clients"],
+            p["login_cost"],
+            admission=p["admission"],
+            admit_share=p["admit_share"],
+            reject_cost=p["reject_cost"],
+        )
+
+    def make_client(self, node_id: int, p: Params) -> Node:
+        return FailoverClient(
+            node_id,
+            p["n"],
+            p["rate"],
+            p["timeout"],
+            p["cache"],
+            backoff_base=p["base"],
+            backoff_cap=p["cap"],
+        )

@@ -1,0 +1,190 @@
+"""The ``pbft`` protocol plug-in: parameters, node layout, bound checks.
+
+Node layout: replicas ``0 .. n-1`` (role ``replica``), then ``clients`` client
+nodes (role ``client``). ``n`` (``--nodes``) counts replicas; f defaults to
+floor((n-1)/3). A configuration with n < 3f+1 is refused unless
+``exceed_bound=true`` asks for it, and such a run is labelled beyond the bound.
+The service-family parameters (``clients``, ``rate``, ``timeout``,
+``capacity``, ``down_rounds``, ``login_cost``, ``variants``, ``freeze_rounds``,
+``recover_threshold``, ``recover_within``) mean what they mean in
+``protocols.service``, so ``skype-2007`` and ``poison-call`` run unchanged
+with ``--protocol pbft`` (``login_cost`` is accepted but unused: PBFT has no
+sessions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bft.errors import ConfigError
+from bft.node import Node
+from bft.params import Param
+from bft.properties import Property
+from bft.protocol import Params, ProtocolSpec
+from bft.record import RunRecord
+from protocols.pbft.certificates import Config
+from protocols.pbft.client import Client
+from protocols.pbft.properties import faults, pbft_metrics, pbft_properties
+from protocols.pbft.replica import Replica
+from protocols.service import check_service, service_environment
+
+REPLICA, CLIENT = "replica", "client"
+
+
+class PBFT(ProtocolSpec):
+    name = "pbft"
+    summary = (
+        "PBFT (Castro and Liskov 1999): 3f+1 replicas, pre-prepare/prepare/commit, "
+        "checkpoints, view change"
+    )
+    nodes_are = "replicas (clients are set with --param clients=C)"
+    params = (
+        Param("n", "int", 4, "number of replicas (node ids 0..n-1)", min=1),
+        Param("f", "int", None, "faults tolerated (default floor((n-1)/3))", min=0),
+        Param("exceed_bound", "bool", False, "allow n < 3f+1 (a lab: the run is labelled)"),
+        Param("clients", "int", 2, "number of clients (node ids n..n+clients-1)", min=1),
+        Param(
+            "rate",
+            "float",
+            1.0,
+            "probability that an idle client issues a request in a round (1: closed loop)",
+            min=0.0,
+            max=1.0,
+        ),
+        Param("requests", "int", 10, "requests per client (0: no limit)", min=0),
+        Param(
+            "timeout",
+            "int",
+            12,
+            "rounds a client waits before multicasting its request to all replicas "
+            "(also the service meter's patience)",
+            min=1,
+        ),
+        Param("view_timeout", "int", 10, "rounds a backup waits for a request to execute", min=1),
+        Param("checkpoint_interval", "int", 10, "K: a checkpoint every K sequence numbers", min=1),
+        Param("window", "int", None, "L: sequence numbers h < seq <= h+L (default 2K)", min=1),
+        Param("batch", "int", 1, "most requests per pre-prepare (1: no batching)", min=1),
+        Param(
+            "pace",
+            "bool",
+            False,
+            "execute committed requests only as far as capacity allows each round",
+        ),
+        Param(
+            "msg_cost", "float", 0.0, "work units a replica spends per message received", min=0.0
+        ),
+        Param("capacity", "float", None, "replica capacity per round (none: unlimited)", min=0.0),
+        Param("down_rounds", "int", 20, "rounds an overloaded replica stays down", min=1),
+        Param("login_cost", "float", 2.0, "accepted for the service scenarios; unused", min=0.0),
+        Param(
+            "variants", "int", 1, "implementation variants among replicas (1: monoculture)", min=1
+        ),
+        Param(
+            "freeze_rounds", "int", 0, "rounds a poisoned replica stays frozen (0: for good)", min=0
+        ),
+        Param(
+            "recover_threshold", "float", 0.9, "availability 'recovers' asks for", min=0.0, max=1.0
+        ),
+        Param("recover_within", "int", 60, "rounds within which 'recovers' asks for it", min=1),
+        Param(
+            "liveness_bound", "int", None, "B for liveness-after-gst (default: a formula)", min=1
+        ),
+        Param(
+            "throughput_fraction",
+            "float",
+            0.5,
+            "throughput-floor: share of the fault-free rate required",
+            min=0.0,
+            max=1.0,
+        ),
+        Param(
+            "baseline_rate",
+            "float",
+            None,
+            "fault-free requests per round (default: clients / (4 + 1/rate))",
+            min=0.0,
+        ),
+    )
+
+    def check(self, p: Params) -> None:
+        if p["capacity"] is not None:
+            check_service(self.name, p)
+        elif not 0.0 < p["rate"] <= 1.0:
+            raise ConfigError(
+                f"pbft: parameter 'rate' must be in (0, 1] (got {p['rate']!r}); it is the "
+                "probability that an idle client issues a request in a round"
+            )
+        n, f = p["n"], faults(p)
+        if n < 3 * f + 1 and not p["exceed_bound"]:
+            raise ConfigError(
+                f"pbft: n={n} replicas cannot tolerate f={f} faults: PBFT needs n >= 3f+1 = "
+                f"{3 * f + 1}; use n >= {3 * f + 1} or f <= {(n - 1) // 3}, or set "
+                "exceed_bound=true to run beyond the bound (a lab)"
+            )
+        if 2 * f + 1 > n:
+            raise ConfigError(
+                f"pbft: f={f} needs quorums of 2f+1 = {2 * f + 1} replicas, more than n={n}; "
+                f"use f <= {(n - 1) // 2}"
+            )
+        window = self.window(p)
+        if window < p["checkpoint_interval"]:
+            raise ConfigError(
+                f"pbft: window L={window} must be at least the checkpoint interval "
+                f"K={p['checkpoint_interval']} (the paper uses L = 2K)"
+            )
+
+    @staticmethod
+    def window(p: Params) -> int:
+        return p["window"] if p["window"] is not None else 2 * p["checkpoint_interval"]
+
+    def node_count(self, p: Params) -> int:
+        return int(p["n"]) + int(p["clients"])
+
+    def roles(self, p: Params) -> tuple[str, ...]:
+        return (REPLICA,) * int(p["n"]) + (CLIENT,) * int(p["clients"])
+
+    def config(self, p: Params) -> Config:
+        return Config(int(p["n"]), faults(p), self.window(p), self.node_count(p), p["batch"])
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        cfg = self.config(p)
+        if node_id < cfg.n:
+            return Replica(
+                node_id,
+                cfg,
+                p["checkpoint_interval"],
+                p["view_timeout"],
+                p["msg_cost"],
+                p["batch"],
+                p["pace"],
+            )
+        return Client(node_id, cfg.n, cfg.f, p["timeout"], p["rate"], p["requests"], p["timeout"])
+
+    def variant_of(self, node_id: int, p: Params, variants: int) -> int:
+        return node_id % variants if node_id < int(p["n"]) else 0
+
+    def default_rounds(self, p: Params) -> int:
+        if p["requests"] and p["rate"] >= 1.0:
+            return 5 * p["requests"] + 40
+        return 200
+
+    def environment_defaults(self, p: Params) -> dict[str, Any]:
+        return service_environment(p)
+
+    def properties(self, p: Params) -> list[Property]:
+        return pbft_properties(p)
+
+    def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
+        return pbft_metrics(record, p)
+
+    def tolerance(self, p: Params) -> int:
+        return faults(p)
+
+    def beyond_bound(self, p: Params) -> str | None:
+        n, f = p["n"], faults(p)
+        if n < 3 * f + 1:
+            return (
+                f"PBFT needs n >= 3f+1 replicas to tolerate f faults (n={n}, f={f}); "
+                "run with exceed_bound=true"
+            )
+        return None

@@ -1,0 +1,266 @@
+"""Phase King (Berman, Garay and Perry 1989): binary Byzantine agreement with n > 4f.
+
+Theory of operation. Every node starts with a binary preference. There are
+f+1 phases of two lockstep rounds each; the king of phase k is node k, so at
+least one of the f+1 kings is honest.
+
+* Round 2k (vote): every node broadcasts ``Vote(k, pref)``. In round 2k+1 a
+  node counts the votes it received plus its own, and takes the majority
+  value ``maj`` (0 on a tie) and its count ``mult``.
+* Round 2k+1 (king): the king of phase k broadcasts ``King(k, maj)``. In
+  round 2k+2 each node keeps ``pref = maj`` if ``mult > n/2 + f`` and
+  otherwise adopts the king's value (0 if the king sent nothing valid).
+
+After phase f (the (f+1)-th) every node decides its preference, in round
+2(f+1). Why it works: if all honest nodes prefer v, each counts at least
+n-f > n/2+f votes for v (this needs n > 4f) and keeps v: validity, and
+persistence of any agreement reached. In a phase with an honest king, a node
+that keeps its own majority v saw more than n/2+f votes for v, so more than
+n/2 honest nodes prefer v and the king's majority is v too; the others adopt
+the king's v; all honest nodes leave the phase agreeing. Messages:
+(f+1)(n-1)(n+1) when nobody is faulty, O(n^2 f).
+
+Simplifications: binary values only; a vote or king message for another
+phase, a duplicate, or a king message from a non-king is rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from bft.errors import ConfigError
+from bft.node import Context, Inbox, Node
+from bft.params import Param
+from bft.properties import Property, Verdict
+from bft.protocol import Params, ProtocolSpec
+from bft.record import RunRecord
+from protocols.dolev_strong import decisions
+
+VALUES = (0, 1)
+
+
+@attrs.frozen
+class Vote:
+    phase: int
+    value: int
+
+    KIND = "pk-vote"
+
+
+@attrs.frozen
+class King:
+    phase: int
+    value: int
+
+    KIND = "pk-king"
+
+
+def initial_values(p: Mapping[str, Any]) -> tuple[int, ...]:
+    """Each node's starting preference: ``inputs`` if given, else all ``value``, else i % 2."""
+    n = int(p["n"])
+    if p.get("inputs") is not None:
+        return tuple(int(v) for v in p["inputs"])
+    if p.get("value") is not None:
+        return (int(p["value"]),) * n
+    return tuple(i % 2 for i in range(n))
+
+
+class PhaseKingNode(Node):
+    def __init__(self, node_id: int, params: Mapping[str, Any]) -> None:
+        self.me = node_id
+        self.n = int(params["n"])
+        self.f = int(params["f"])
+        self.pref = initial_values(params)[node_id]
+        self.maj = 0
+        self.mult = 0
+        self.decided = False
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:
+        rnd = ctx.round
+        phase, step = divmod(rnd, 2)
+        if step == 1:
+            self._count_votes(ctx, phase, inbox)
+            if self.me == phase:
+                ctx.broadcast(King(phase, self.maj))
+            return
+        if rnd > 0:
+            self._follow_king(ctx, phase - 1, inbox)
+        if phase == self.f + 1:
+            if not self.decided:
+                self.decided = True
+                ctx.output("decide", value=self.pref)
+            return
+        if phase <= self.f:
+            ctx.broadcast(Vote(phase, self.pref))
+
+    def _count_votes(self, ctx: Context, phase: int, inbox: Inbox) -> None:
+        counts = [0, 0]
+        counts[self.pref] += 1
+        seen: set[int] = set()
+        for src, msg in inbox:
+            reason = self._invalid(msg, Vote, phase)
+            if reason is None and src in seen:
+                reason = f"a second vote from node {src} in phase {phase}"
+            if reason is not None:
+                ctx.reject(src, msg, reason)
+                continue
+            seen.add(src)
+            counts[msg.value] += 1
+        self.maj = 1 if counts[1] > counts[0] else 0
+        self.mult = counts[self.maj]
+
+    def _follow_king(self, ctx: Context, phase: int, inbox: Inbox) -> None:
+        told: int | None = self.maj if self.me == phase else None  # the king follows itself
+        for src, msg in inbox:
+            reason = self._invalid(msg, King, phase)
+            if reason is None and src != phase:
+                reason = f"node {src} is not the king of phase {phase}"
+            if reason is None and self.me == phase:
+                reason = f"node {src} sent a king message to the king of phase {phase}"
+            if reason is None and told is not None:
+                reason = f"a second king message in phase {phase}"
+            if reason is not None:
+                ctx.reject(src, msg, reason)
+                continue
+            told = msg.value
+        if 2 * self.mult > self.n + 2 * self.f:
+            self.pref = self.maj
+        else:
+            self.pref = 0 if told is None else told
+
+    @staticmethod
+    def _invalid(msg: Any, cls: type, phase: int) -> str | None:
+        if not isinstance(msg, cls):
+            return f"expected a {cls.KIND} message"  # type: ignore[attr-defined]
+        if msg.phase != phase:
+            return f"{cls.KIND} for phase {msg.phase!r} arrived in phase {phase}"  # type: ignore[attr-defined]
+        if msg.value not in VALUES or isinstance(msg.value, bool):
+            return f"value {msg.value!r} is not binary"
+        return None
+
+
+class PhaseKing(ProtocolSpec):
+    name = "phase-king"
+    summary = "Phase King (Berman, Garay, Perry 1989): Byzantine agreement, n > 4f, 2(f+1) rounds"
+    nodes_are = "nodes"
+    params = (
+        Param("n", "int", 5, "number of nodes", min=2),
+        Param("f", "int", 1, "the most corrupted nodes tolerated (needs n > 4f)", min=0),
+        Param("inputs", "nodes", None, "each node's initial value, e.g. [0,1,1,0,1]"),
+        Param(
+            "value", "int", None, "every node starts with this value (unless inputs)", min=0, max=1
+        ),
+    )
+    node_class: type[Node] = PhaseKingNode
+
+    def check(self, p: Params) -> None:
+        n = p["n"]
+        if p["f"] + 1 > n:
+            raise ConfigError(
+                f"phase-king: f+1 phases need f+1 distinct kings, so f must be < n "
+                f"(got f={p['f']}, n={n})"
+            )
+        inputs = p.get("inputs")
+        if inputs is not None:
+            if len(inputs) != n:
+                raise ConfigError(
+                    f"phase-king: inputs must give one value per node (got {len(inputs)} "
+                    f"values for n={n})"
+                )
+            bad = [v for v in inputs if v not in VALUES]
+            if bad:
+                raise ConfigError(f"phase-king: inputs must be 0 or 1 (got {bad[0]})")
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        return self.node_class(node_id, p)  # type: ignore[call-arg]
+
+    def roles(self, p: Params) -> tuple[str, ...]:
+        return tuple("king" if i <= p["f"] else "node" for i in range(p["n"]))
+
+    def default_rounds(self, p: Params) -> int:
+        return 2 * (p["f"] + 1) + 1
+
+    def tolerance(self, p: Params) -> int:
+        return p["f"]
+
+    def beyond_bound(self, p: Params) -> str | None:
+        if p["n"] <= 4 * p["f"]:
+            return f"Phase King needs n > 4f nodes to tolerate f faults (n={p['n']}, f={p['f']})"
+        return None
+
+    def properties(self, p: Params) -> list[Property]:
+        inputs = initial_values(p)
+        bound = 2 * (p["f"] + 1)
+
+        def agreement(record: RunRecord) -> Verdict:
+            decided = decisions(record)
+            firsts = [(i, decided[i][0]) for i in sorted(record.correct) if i in decided]
+            for (a, (ra, va)), (b, (rb, vb)) in zip(firsts, firsts[1:], strict=False):
+                if va != vb:
+                    return Verdict.violated(
+                        f"honest nodes {a} and {b} disagree: node {a} decided {va} in round "
+                        f"{ra}, node {b} decided {vb} in round {rb}"
+                    )
+            if len(firsts) < 2:
+                return Verdict.vacuous("fewer than two honest nodes decided")
+            return Verdict.ok()
+
+        def validity(record: RunRecord) -> Verdict:
+            honest = sorted(record.correct)
+            starts = {inputs[i] for i in honest}
+            if len(starts) != 1:
+                return Verdict.vacuous("honest nodes started with different values")
+            (value,) = starts
+            decided = decisions(record)
+            for i in honest:
+                if i in decided and decided[i][0][1] != value:
+                    rnd, got = decided[i][0]
+                    return Verdict.violated(
+                        f"every honest node started with {value}, but node {i} decided {got} "
+                        f"in round {rnd}"
+                    )
+            return Verdict.ok()
+
+        def integrity(record: RunRecord) -> Verdict:
+            for node, made in sorted(decisions(record).items()):
+                if len(made) > 1 and node in record.honest:
+                    return Verdict.violated(f"node {node} decided {len(made)} times: {made}")
+            return Verdict.ok()
+
+        def termination(record: RunRecord) -> Verdict:
+            decided = decisions(record)
+            for i in sorted(record.correct):
+                if i not in decided:
+                    return Verdict.violated(f"honest node {i} never decided (bound: round {bound})")
+                if decided[i][0][0] > bound:
+                    return Verdict.violated(
+                        f"honest node {i} decided in round {decided[i][0][0]}, after round {bound}"
+                    )
+            return Verdict.ok()
+
+        return [
+            Property("agreement", "safety", "all honest nodes decide the same value", agreement),
+            Property(
+                "validity",
+                "safety",
+                "if all honest nodes start with v, they decide v",
+                validity,
+            ),
+            Property("integrity", "safety", "every node decides at most once", integrity),
+            Property(
+                "termination",
+                "liveness",
+                "every honest, never-crashed node decides by round 2(f+1)",
+                termination,
+            ),
+        ]
+
+    def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
+        made = list(record.outputs_named("decide"))
+        return {
+            "decided": len({o.node for o in made}),
+            "decision_round": max((o.round for o in made), default=None),
+        }

@@ -1,0 +1,77 @@
+"""The ``swim`` protocol: the SWIM failure detector run on its own.
+
+Every node is a member; ``n`` counts members. See ``protocols.swim.member`` for
+the theory of operation and ``protocols.swim.analysis`` for what is measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bft.node import Context, Inbox, Node
+from bft.params import Param
+from bft.properties import Property
+from bft.protocol import Params, ProtocolSpec
+from bft.record import RunRecord
+from protocols.swim.analysis import detector_metrics, detector_properties
+from protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
+from protocols.swim.member import SwimMember
+
+
+class Member(Node):
+    """A node that only runs the detector."""
+
+    __slots__ = ("swim",)
+
+    def __init__(self, swim: SwimMember) -> None:
+        self.swim = swim
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:
+        swim = self.swim
+        for src, msg in inbox:
+            if not swim.handle(ctx, src, msg):
+                ctx.reject(src, msg, f"not a SWIM message: {type(msg).__name__}")
+        if ctx.round >= swim.wake:
+            swim.tick(ctx)
+
+    def on_recover(self, ctx: Context) -> None:
+        self.swim.pause(ctx)
+
+
+class Swim(ProtocolSpec):
+    name = "swim"
+    summary = (
+        "SWIM failure detector (Das, Gupta, Motivala 2002) with suspicion and optional "
+        "Lifeguard refinements"
+    )
+    nodes_are = "members"
+    params = (
+        Param("n", "int", 32, "number of members", min=2),
+        *DETECTOR_PARAMS,
+    )
+
+    def __init__(self) -> None:
+        self._cfg: dict[tuple[Any, ...], SwimConfig] = {}
+
+    def config(self, p: Params) -> SwimConfig:
+        key = tuple(sorted(p.items()))
+        cfg = self._cfg.get(key)
+        if cfg is None:
+            cfg = detector_config(p, p["n"], "swim")
+            self._cfg[key] = cfg
+        return cfg
+
+    def check(self, p: Params) -> None:
+        self.config(p)
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        return Member(SwimMember(node_id, range(p["n"]), self.config(p)))
+
+    def default_rounds(self, p: Params) -> int:
+        return 40 * p["period"]
+
+    def properties(self, p: Params) -> list[Property]:
+        return detector_properties(range(p["n"]), self.config(p))
+
+    def metrics(self, record: RunRecord, p: Params) -> dict[str, Any]:
+        return detector_metrics(record, range(p["n"]), self.config(p))

@@ -1,0 +1,255 @@
+"""Planted-bug variants of the protocols: the search must find each of them.
+
+Each variant is a subclass of a real protocol with one deliberate mistake,
+registered in-process under its own name (``bft.registry.register``), so the
+real protocols stay untouched. ``PLANTED`` lists them with the scenario they
+run in, the property the bug breaks, and the fault budget within the
+protocol's own bound (a planted bug must be found *without* exceeding it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import attrs
+
+from bft import registry, runner, scenario
+from bft.node import Node
+from bft.scenario import Scenario
+from bft.search import Searcher
+from protocols.om import General, OralMessages
+from protocols.pbft import PBFT
+from protocols.pbft.client import Client
+from protocols.pbft.messages import Commit
+from protocols.pbft.replica import PreparedCert, Replica
+from protocols.swim import Swim
+from protocols.swim.config import SwimConfig
+
+
+@attrs.frozen
+class Planted:
+    name: str  # registry name of the buggy variant
+    correct: str  # the protocol it was derived from
+    scenario: str  # a shipped scenario to run it in
+    breaks: tuple[str, ...]  # properties the bug can violate
+    faults: int  # fault budget (within the protocol's bound)
+    params: dict[str, Any] = attrs.Factory(dict)
+    bug: str = ""
+    #: the properties whose violation counts in the search (None: all of them)
+    properties: tuple[str, ...] | None = None
+    #: the fault model's action kinds (None: all); e.g. crash only for crash-tolerant protocols
+    kinds: tuple[str, ...] | None = None
+    network: dict[str, Any] | None = None  # replaces the scenario's network table
+    rounds: int | None = None
+    role: str | None = None  # only nodes with this role may be faulty
+
+
+def scenario_for(bug: Planted, protocol: str) -> Scenario:
+    """The scenario a planted bug (or, with ``protocol=bug.correct``, its fix) runs in."""
+    base = scenario.with_overrides(
+        scenario.load(bug.scenario), protocol=protocol, params=bug.params or None, rounds=bug.rounds
+    )
+    if bug.network is not None:
+        base = attrs.evolve(base, network=bug.network)
+    return base
+
+
+def searcher_for(bug: Planted, protocol: str) -> Searcher:
+    chosen = scenario_for(bug, protocol)
+    targets = None
+    if bug.role is not None:
+        prepared = runner.prepare(chosen)
+        roles = prepared.spec.roles(prepared.params)
+        targets = [i for i, r in enumerate(roles) if r == bug.role]
+    return Searcher(
+        chosen, faults=bug.faults, properties=bug.properties, kinds=bug.kinds, targets=targets
+    )
+
+
+def plurality(values: list[int]) -> int:
+    """The planted mistake: the most common value wins even without a strict
+    majority, so a tie goes to whichever tied value was counted first (the
+    lieutenant's own direct value) instead of the default order."""
+    return Counter(values).most_common(1)[0][0]
+
+
+class TieBreakGeneral(General):
+    def value_for(self, path: tuple[int, ...]) -> int:
+        told = self.received.get(path, 0)
+        if len(path) == self.m + 1:
+            return told
+        votes = [told]
+        votes.extend(
+            self.value_for((*path, j)) for j in range(self.n) if j not in path and j != self.me
+        )
+        return plurality(votes)
+
+
+class OMWrongTieBreak(OralMessages):
+    name = "om-bad-tiebreak"
+    summary = "PLANTED BUG: OM(m) whose majority takes a plurality and breaks ties by first vote"
+
+    def make_node(self, node_id: int, p: Any) -> Node:
+        return TieBreakGeneral(node_id, p["n"], p["m"], p["commander"], p["value"])
+
+
+@attrs.frozen
+class NeverExpiringConfig(SwimConfig):
+    """The planted mistake: a suspicion never times out, so a suspect is never declared dead."""
+
+    def suspicion_timeout(self, confirmations: int) -> int:
+        return 10**9
+
+
+class SwimNeverExpires(Swim):
+    name = "swim-never-expires"
+    summary = "PLANTED BUG: SWIM whose suspicions never expire (crashed members stay suspects)"
+
+    def config(self, p: Any) -> SwimConfig:
+        cfg = super().config(p)
+        return NeverExpiringConfig(**attrs.asdict(cfg, recurse=False))
+
+
+class LowPrepareQuorumReplica(Replica):
+    """The planted mistake: 2f-1 matching prepares count as a prepared certificate
+    (PBFT needs 2f). Otherwise the original ``_check_prepared``."""
+
+    def _check_prepared(self, ctx: Any, seq: int, slot: Any) -> None:
+        if slot.prepared or slot.digest is None:
+            return
+        quorum = 2 * self.f - 1  # the bug: should be 2 * self.f
+        if slot.prep_count.get(slot.digest, 0) < quorum:
+            return
+        slot.prepared = True
+        view = slot.pp.payload.view
+        proof = tuple(
+            slot.prepares[r]
+            for r in sorted(slot.prepares)
+            if slot.prepares[r].payload.digest == slot.digest
+        )[:quorum]
+        current = self.prepared_certs.get(seq)
+        if current is None or current.pre_prepare.payload.view < view:
+            self.prepared_certs[seq] = PreparedCert(slot.pp, proof)
+        signed = ctx.sign(Commit(view, seq, slot.digest, self.me))
+        ctx.multicast(self.others, signed)
+        self._add_commit(slot, self.me, signed)
+        self._check_committed(ctx, seq, slot)
+
+
+class ForgetfulViewChangeReplica(Replica):
+    """The planted mistake: a VIEW-CHANGE carries no prepared certificates, so a new
+    primary cannot re-issue requests that prepared (or committed) in the old view."""
+
+    def _start_view_change(self, ctx: Any, view: int) -> None:
+        kept = self.prepared_certs
+        self.prepared_certs = {}
+        try:
+            super()._start_view_change(ctx, view)
+        finally:
+            self.prepared_certs = kept
+
+
+class _PlantedPBFT(PBFT):
+    replica_class: type[Replica] = Replica
+    client_threshold: int | None = None  # replies a client needs, minus one (None: f)
+
+    def make_node(self, node_id: int, p: Any) -> Node:
+        node = super().make_node(node_id, p)
+        if isinstance(node, Replica) and self.replica_class is not Replica:
+            node.__class__ = self.replica_class  # same state, one method changed
+        if isinstance(node, Client) and self.client_threshold is not None:
+            node.f = self.client_threshold
+        return node
+
+
+class PBFTLowPrepareQuorum(_PlantedPBFT):
+    name = "pbft-low-prepare-quorum"
+    summary = "PLANTED BUG: PBFT that counts 2f-1 prepares as a prepared certificate"
+    replica_class = LowPrepareQuorumReplica
+
+
+class PBFTForgetfulViewChange(_PlantedPBFT):
+    name = "pbft-forgetful-view-change"
+    summary = "PLANTED BUG: PBFT whose view change drops prepared certificates"
+    replica_class = ForgetfulViewChangeReplica
+
+
+class PBFTFirstReply(_PlantedPBFT):
+    name = "pbft-first-reply"
+    summary = "PLANTED BUG: PBFT whose client accepts the first reply instead of f+1 matching"
+    client_threshold = 0
+
+
+PBFT_SAFETY_AND_LIVENESS = (
+    "agreement",
+    "validity",
+    "reply-correct",
+    "liveness-after-gst",
+    "no-exceptions",
+)
+PBFT_SMALL = {"n": 4, "clients": 2, "requests": 2}
+PBFT_NETWORK = {"model": "partial-synchrony", "gst": 10, "delta": 2}
+PBFT_ROUNDS = 120  # long enough for liveness-after-gst to judge requests issued early
+
+PLANTED: list[Planted] = [
+    Planted(
+        "om-bad-tiebreak",
+        "om",
+        "byzantine-generals",
+        ("agreement",),
+        1,
+        params={"n": 5},
+        bug="majority without the strict-majority rule: with five generals each lieutenant "
+        "has four votes, and a commander that tells two lieutenants 1 and two 0 splits them",
+    ),
+    Planted(
+        "swim-never-expires",
+        "swim",
+        "swim-crash",
+        ("completeness",),
+        1,
+        params={"n": 5},
+        bug="suspicions never time out: a crashed member is suspected but never declared dead",
+        kinds=("crash",),  # SWIM tolerates crashes, not Byzantine members
+        network={"model": "synchronous"},
+        rounds=240,
+    ),
+]
+
+for _name, _cls, _kinds, _role in [
+    ("pbft-low-prepare-quorum", PBFTLowPrepareQuorum, None, None),
+    ("pbft-forgetful-view-change", PBFTForgetfulViewChange, None, None),
+    # a client bug shows only when a replica lies to it: the fault model is one
+    # Byzantine replica that alters or equivocates its messages
+    ("pbft-first-reply", PBFTFirstReply, ("mutate", "equivocate"), "replica"),
+]:
+    PLANTED.append(
+        Planted(
+            _name,
+            "pbft",
+            "pbft-normal",
+            PBFT_SAFETY_AND_LIVENESS,
+            1,
+            params=PBFT_SMALL,
+            bug=_cls.summary.removeprefix("PLANTED BUG: "),
+            properties=PBFT_SAFETY_AND_LIVENESS,
+            network=PBFT_NETWORK,
+            rounds=PBFT_ROUNDS,
+            kinds=_kinds,
+            role=_role,
+        )
+    )
+
+CLASSES: dict[str, type] = {
+    "pbft-low-prepare-quorum": PBFTLowPrepareQuorum,
+    "pbft-forgetful-view-change": PBFTForgetfulViewChange,
+    "pbft-first-reply": PBFTFirstReply,
+    "om-bad-tiebreak": OMWrongTieBreak,
+    "swim-never-expires": SwimNeverExpires,
+}
+
+
+def register_all() -> None:
+    for name, cls in CLASSES.items():
+        registry.register("protocol", name, cls)

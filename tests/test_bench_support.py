@@ -1,0 +1,79 @@
+"""Shared pieces for the bench tests (no tests here).
+
+``Coin`` is a tiny protocol whose per-round ``served`` tally and metrics vary
+with the seed (each node flips a seeded coin each round), so means,
+confidence intervals, violation counts and per-round series all have
+something to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bft import registry
+from bft.node import Context, Inbox, Node
+from bft.params import Param
+from bft.properties import Property, Verdict
+from bft.protocol import Params, ProtocolSpec
+from bft.record import RunRecord
+
+
+class CoinNode(Node):
+    def __init__(self, bias: float) -> None:
+        self.bias = bias
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:
+        if ctx.rng.random() < self.bias:
+            ctx.tally("served")
+
+
+class Coin(ProtocolSpec):
+    name = "coin"
+    summary = "test protocol: each node is served with probability 'bias' each round"
+    params = (
+        Param("n", "int", 4, "nodes", min=1),
+        Param("bias", "float", 0.5, "chance a node is served in a round", min=0.0, max=1.0),
+        Param("rounds", "int", 10, "rounds", min=1),
+        Param("explode", "bool", False, "metrics raise (a bug outside node code)"),
+    )
+
+    def make_node(self, node_id: int, p: Params) -> Node:
+        return CoinNode(p["bias"])
+
+    def default_rounds(self, p: Params) -> int:
+        return p["rounds"]
+
+    def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
+        if p["explode"]:
+            raise RuntimeError("metric bug")
+        served = record.tally("served")
+        availability = sum(served) / (p["n"] * len(served))
+        first_full = next((r for r, s in enumerate(served) if s == p["n"]), None)
+        return {"availability": availability, "first_full_round": first_full}
+
+    def properties(self, p: Params) -> list[Property]:
+        def majority(record: RunRecord) -> Verdict:
+            for rnd, s in enumerate(record.tally("served")):
+                if 2 * s <= p["n"]:
+                    return Verdict.violated(f"only {s:g} of {p['n']} served in round {rnd}")
+            return Verdict.ok()
+
+        return [
+            Property("majority-served", "liveness", "more than half served every round", majority)
+        ]
+
+
+@pytest.fixture
+def coin() -> Iterator[str]:
+    registry.register("protocol", "coin", Coin)
+    yield "coin"
+    registry.unregister("protocol", "coin")
+
+
+def coin_scenario(**params: Any):  # noqa: ANN201
+    from bft.scenario import from_mapping
+
+    return from_mapping({"protocol": "coin", "params": {"n": 4, **params}}, "coin-test")

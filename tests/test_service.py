@@ -1,0 +1,263 @@
+"""The shared service workload: client accounting, metrics, properties, the series, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bft import cli
+from bft.environment import Operation, correct_result
+from bft.network import Network
+from bft.record import Event, RunRecord
+from protocols.service import (
+    SERVICE_PARAMS,
+    ClientMeter,
+    availability_series,
+    client_ids,
+    server_ids,
+    servers_down_series,
+    service_metrics,
+    service_properties,
+    service_roles,
+)
+from protocols.service import main as series_main
+from tests.helpers import run_named
+
+DEFAULTS = {p.name: p.default for p in SERVICE_PARAMS}
+
+
+class FakeContext:
+    """Just what ClientMeter uses: the round, tallies and outputs."""
+
+    def __init__(self, node_id: int = 7) -> None:
+        self.node_id = node_id
+        self.round = 0
+        self.tallies: dict[str, float] = {}
+        self.outputs: list[tuple[str, dict[str, Any]]] = []
+
+    def tally(self, name: str, amount: float = 1) -> None:
+        self.tallies[name] = self.tallies.get(name, 0) + amount
+
+    def output(self, name: str, **data: Any) -> None:
+        self.outputs.append((name, data))
+
+
+def drive(meter: ClientMeter, ctx: FakeContext, start: int, end: int) -> None:
+    """Tick rounds start..end-1 (the client's end-of-round call)."""
+    for r in range(start, end):
+        ctx.round = r
+        meter.tick(ctx)  # type: ignore[arg-type]
+
+
+def test_layout_servers_first_then_clients() -> None:
+    p = {**DEFAULTS, "n": 3, "clients": 4}
+    assert list(server_ids(p)) == [0, 1, 2]
+    assert list(client_ids(p)) == [3, 4, 5, 6]
+    assert service_roles(p) == ("server",) * 3 + ("client",) * 4
+
+
+def test_a_reply_within_the_timeout_serves_every_round_waited() -> None:
+    meter, ctx = ClientMeter(timeout=3), FakeContext()
+    ctx.round = 10
+    meter.want(ctx)  # type: ignore[arg-type]
+    drive(meter, ctx, 10, 13)
+    ctx.round = 13  # answered at age 3 == timeout: still within it
+    op = Operation(7, 1, 5)
+    meter.answered(ctx, op, correct_result(op), server=0)  # type: ignore[arg-type]
+    assert ctx.tallies == {"accepted": 1, "served": 3}
+    assert not meter.waiting
+
+
+def test_a_wait_past_the_timeout_is_unserved_round_by_round() -> None:
+    meter, ctx = ClientMeter(timeout=3), FakeContext()
+    ctx.round = 10
+    meter.want(ctx)  # type: ignore[arg-type]
+    drive(meter, ctx, 10, 13)
+    assert ctx.tallies == {}
+    drive(meter, ctx, 13, 14)  # end of round 13: no reply can come within 3 rounds now
+    assert ctx.tallies == {"unserved": 4}
+    drive(meter, ctx, 14, 15)
+    assert ctx.tallies == {"unserved": 5}
+    ctx.round = 15
+    meter.want(ctx)  # type: ignore[arg-type]  # still the same wait (a failover)
+    meter.answered(ctx)  # type: ignore[arg-type]  # a late login acknowledgement
+    assert ctx.tallies == {"unserved": 5}  # 15 - 10 rounds of demand, all unserved
+
+
+def test_a_wrong_reply_is_unserved_and_reported_with_both_values() -> None:
+    meter, ctx = ClientMeter(timeout=3), FakeContext(node_id=42)
+    ctx.round = 4
+    meter.want(ctx)  # type: ignore[arg-type]
+    ctx.round = 6
+    op = Operation(42, 3, 99)
+    meter.answered(ctx, op, correct_result(op) + 1, server=2)  # type: ignore[arg-type]
+    assert ctx.tallies == {"accepted": 1, "wrong": 1, "unserved": 2}
+    assert ctx.outputs == [
+        (
+            "wrong-reply",
+            {
+                "client": 42,
+                "seq": 3,
+                "arg": 99,
+                "result": correct_result(op) + 1,
+                "expected": correct_result(op),
+                "server": 2,
+            },
+        )
+    ]
+
+
+def record_of(
+    tallies: list[dict[str, float]], down: list[list[int]], end: int | None, n: int = 2
+) -> RunRecord:
+    rounds = len(tallies)
+    record = RunRecord(
+        n=n + 10,
+        rounds=rounds,
+        seed=0,
+        params={},
+        roles=("server",) * n + ("client",) * 10,
+        network=Network(),
+        tallies=tallies,
+        down=down,
+        peak_work=[3.0] * rounds,
+        sent=[{"request": 2}] * rounds,
+    )
+    if end is not None:
+        record.events.append(Event(end, "adversary", None, "login-storm: trigger-end"))
+    return record
+
+
+def test_metrics_and_recovery_on_a_hand_made_record() -> None:
+    p = {**DEFAULTS, "n": 2, "timeout": 2, "recover_within": 10}
+    # 40 rounds: fine, an outage in rounds 10..19 (both servers down 10..14), fine again
+    tallies = [{"served": 10.0}] * 10 + [{"unserved": 10.0}] * 10 + [{"served": 10.0}] * 20
+    down = [[]] * 10 + [[0, 1, 5]] * 5 + [[1]] * 5 + [[]] * 20
+    record = record_of(tallies, down, end=12)
+    m = service_metrics(record, p)
+    assert m["availability"] == 0.75
+    assert m["availability_final"] == 1.0
+    assert m["servers_down_max"] == 2  # node 5 is a client
+    assert m["servers_down_final"] == 0
+    # from round 18 on, availability over every suffix is >= 90% (200/220 at round 18;
+    # 200/230 < 90% at round 17)
+    assert m["rounds_to_recover"] == 18 - 12
+    assert m["peak_load"] == 3.0 and m["messages"] == 80
+    assert m["servers_frozen"] == 0 and m["freeze_span"] is None
+
+
+def test_recovers_holds_within_the_bound_and_fails_beyond_it() -> None:
+    tallies = [{"served": 10.0}] * 10 + [{"unserved": 10.0}] * 10 + [{"served": 10.0}] * 20
+    down = [[]] * 40
+    record = record_of(tallies, down, end=12)
+    ok = {
+        prop.name: prop.check(record)
+        for prop in service_properties({**DEFAULTS, "timeout": 2, "recover_within": 6})
+    }
+    assert ok["recovers"].holds and ok["recovers"].exercised
+    late = {
+        prop.name: prop.check(record)
+        for prop in service_properties({**DEFAULTS, "timeout": 2, "recover_within": 5})
+    }
+    assert not late["recovers"].holds
+    assert "only from round 18 (6 rounds later, more than 5)" in late["recovers"].witness
+
+
+def test_recovers_is_vacuous_without_a_trigger_end_and_never_recovering_is_violated() -> None:
+    p = {**DEFAULTS, "n": 2, "timeout": 2, "recover_within": 10}
+    tallies = [{"served": 10.0}] * 10 + [{"unserved": 10.0}] * 30
+    down = [[]] * 10 + [[0, 1]] * 30
+    no_end = record_of(tallies, down, end=None)
+    verdict = service_properties(p)[1].check(no_end)
+    assert verdict.holds and not verdict.exercised
+    never = record_of(tallies, down, end=10)
+    verdict = service_properties(p)[1].check(never)
+    assert not verdict.holds
+    assert verdict.witness == (
+        "the trigger ended in round 10, but availability never returned to 90%; over the last "
+        "4 rounds it was 0.0% with 2 of 2 servers down (a failure that outlives its trigger)"
+    )
+    assert availability_series(never)[:11] == [1.0] * 10 + [0.0]
+
+
+def test_the_availability_series_is_in_the_trace_and_printable(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "run.jsonl"
+    args = ["run", "skype-2007", "--param", "n=3", "--param", "clients=300", "--rounds", "40"]
+    # 40 rounds are too few to judge recovery (vacuous), so the run exits 0
+    assert cli.main([*args, "--trace", str(path)]) == 0
+    capsys.readouterr()
+    assert series_main([str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["round", "served", "unserved", "availability", "servers", "down"]
+    rows = [line.split() for line in lines[2:]]
+    assert len(rows) == 40
+    result = run_named("skype-2007", params={"n": 3, "clients": 300}, rounds=40)
+    expected = availability_series(result.record)
+    printed = [None if row[3] == "-" else float(row[3]) for row in rows]
+    assert printed == [None if a is None else round(a, 3) for a in expected]
+    assert [int(row[4]) for row in rows] == servers_down_series(
+        result.record, result.prepared.params
+    )
+
+
+def test_runs_replay_exactly_from_their_seed() -> None:
+    a = run_named("poison-call", params={"n": 4, "clients": 200}, rounds=60, seed=3)
+    b = run_named("poison-call", params={"n": 4, "clients": 200}, rounds=60, seed=3)
+    c = run_named("poison-call", params={"n": 4, "clients": 200}, rounds=60, seed=4)
+    assert a.digest == b.digest != c.digest
+    assert a.metrics == b.metrics
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["skype-2007", "--param", "capacity=0"], "'capacity' must be > 0 (got 0.0)"),
+        (["skype-2007", "--param", "rate=1.5"], "'rate' must be <= 1 (got 1.5)"),
+        (["skype-2007", "--param", "rate=0"], "'rate' must be in (0, 1] (got 0.0)"),
+        (["skype-2007", "--param", "n=0"], "'n' must be >= 1"),
+        (
+            [
+                "poison-call",
+                "--param",
+                "clients=3",
+                "--param",
+                "n=2",
+                "--adversary",
+                "poison-call:count=4",
+            ],
+            "count=4 poisoned clients, but the run has only 3 clients",
+        ),
+        (
+            ["poison-call", "--adversary", "poison-call:nodes=[0]"],
+            "nodes [0] are not clients",
+        ),
+        (
+            ["skype-2007", "--param", "n=2", "--adversary", "byzantine-server:count=3"],
+            "count=3 but the run has only 2 servers",
+        ),
+        (["skype-2007", "--adversary", "login-storm:share=0"], "'share' must be > 0"),
+        (
+            [
+                "skype-2007",
+                "--protocol",
+                "backoff-reconnect",
+                "--param",
+                "base=8",
+                "--param",
+                "cap=4",
+            ],
+            "0 < base <= cap",
+        ),
+        (["skype-2007", "--param", "cache=21"], "'cache' must be at most the number of servers"),
+    ],
+)
+def test_bad_parameters_exit_2_with_one_clear_line(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bft: error: ")
+    assert needle in err
