@@ -461,15 +461,23 @@ def test_sweep_file_parameters_are_common_or_per_protocol(tmp_path) -> None:
 def test_batches_grow_to_the_target_duration_from_measured_run_times() -> None:
     from bft.bench.execute import MAX_BATCH, _Batcher
 
-    tasks = [(i, GENERALS) for i in range(1000)]
-    batcher = _Batcher(tasks, target=0.2)
+    tasks = [(i, GENERALS) for i in range(5000)]
+    batcher = _Batcher(tasks, target=0.2, workers=2)
     first = batcher.next()
     assert [t for t, _ in first] == [0]  # nothing measured yet: one run
     batcher.observe([(0, {"seconds": 0.01}), (1, {"error": "n/a"})])
     assert len(batcher.next()) == 20  # 0.2 s of 0.01 s runs
     batcher.observe([(i, {"seconds": 1e-7}) for i in range(100)])
     assert len(batcher.next()) == MAX_BATCH
-    rest = []
+    sizes, rest = [], []
     while batcher:
-        rest += batcher.next()
-    assert [t for t, _ in rest] == list(range(21 + MAX_BATCH, 1000))
+        batch = batcher.next()
+        sizes.append(len(batch))
+        rest += batch
+    assert [t for t, _ in rest] == list(range(21 + MAX_BATCH, 5000))
+    # The tail shrinks: each batch is at most a quarter of what was left (2 workers).
+    left = 5000 - 21 - MAX_BATCH
+    for size in sizes:
+        assert size <= max(1, -(-left // 4))
+        left -= size
+    assert sizes[-3:] == [1, 1, 1]

@@ -107,11 +107,13 @@ def _ignore_sigint() -> None:
 
 
 class _Batcher:
-    """Cuts tasks into batches of about ``target`` seconds of work, by measured run time."""
+    """Cuts tasks into batches of about ``target`` seconds of work, by measured run time,
+    and of at most 1/(2 x workers) of what is left, so the last batches end together."""
 
-    def __init__(self, tasks: Sequence[Task], target: float) -> None:
+    def __init__(self, tasks: Sequence[Task], target: float, workers: int = 1) -> None:
         self.tasks = deque(tasks)
         self.target = target
+        self.workers = workers
         self.seconds = 0.0
         self.runs = 0
 
@@ -124,6 +126,8 @@ class _Batcher:
         else:
             mean = max(self.seconds / self.runs, 1e-6)
             size = max(1, min(MAX_BATCH, int(self.target / mean)))
+            # Near the end, smaller batches so that no worker idles while another finishes.
+            size = min(size, max(1, -(-len(self.tasks) // (2 * self.workers))))
         return [self.tasks.popleft() for _ in range(min(size, len(self.tasks)))]
 
     def observe(self, rows: Sequence[tuple[int, Row]]) -> None:
@@ -140,7 +144,7 @@ def serial(tasks: Sequence[Task]) -> Iterator[tuple[int, Row]]:
 
 def processes(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Row]]:
     """Run on ``jobs`` local worker processes; yields rows as batches finish."""
-    batcher = _Batcher(tasks, PROCESS_BATCH_SECONDS)
+    batcher = _Batcher(tasks, PROCESS_BATCH_SECONDS, jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
     running: set[Future[Any]] = set()
     finished = False
@@ -203,7 +207,7 @@ def dask(tasks: Sequence[Task], address: str, timeout: float = 10.0) -> Iterator
                 f"the Dask scheduler at {address!r} has no workers (waited {timeout:g} s)"
             ) from None
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-        batcher = _Batcher(tasks, DASK_BATCH_SECONDS)
+        batcher = _Batcher(tasks, DASK_BATCH_SECONDS, max(1, threads))
         queue = as_completed(loop=client.loop)
         in_flight = 0
 
