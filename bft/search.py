@@ -16,7 +16,7 @@ runs Hypothesis in chunks of at most ``CHUNK`` examples, each with a seed
 derived from the search seed, so a time budget can stop between chunks and the
 whole search is reproducible for a given seed and example budget. Restarting
 also helps: with 200 examples, chunks of 100 found two planted bugs in 19 of
-20 seeds where one run of 200 found them in 13 (benchmarks/notes_search.md). Searches run
+20 seeds where one run of 200 found them in 13 (benchmarks/README.md). Searches run
 with the ideal signature functionality (same behaviour, a fraction of the
 cost; the trace digest does not depend on the signature mode).
 

@@ -491,7 +491,7 @@ def raw_actions(model: FaultModel) -> st.SearchStrategy[tuple[int, list[RawActio
     One small integer draw per component. Hypothesis draws each with a bias
     toward small values (node 0, round 0, the first field), which is often the
     lucky choice (the commander, the primary) without starving the others.
-    Measured alternatives (benchmarks/notes_search.md): packing an action into
+    Measured alternatives (benchmarks/README.md): packing an action into
     one integer generates 1.6x faster but Hypothesis's integers then favour small
     values so strongly that most actions become crashes of node 0; one
     ``binary`` draw per action gives uniform components at no gain in speed and
