@@ -13,11 +13,12 @@ from typing import Any
 
 import attrs
 
+from adversaries.generic import pick_among
 from bft.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.crypto import Signed
 from bft.environment import Operation
 from bft.errors import ConfigError
-from bft.params import Param, resolve_nodes
+from bft.params import Param
 
 TRIGGER_END = "trigger-end"
 
@@ -124,22 +125,7 @@ class PoisonCall(Adversary):
 
     def setup(self, ctl: SetupControl) -> None:
         clients = _clients(self, ctl)
-        if self.p.get("nodes") is not None:
-            targets = resolve_nodes(self.name, self.p["nodes"], ctl.n)
-            bad = [t for t in targets if t not in set(clients)]
-            if bad:
-                raise ConfigError(
-                    f"poison-call: nodes {bad} are not clients (clients are "
-                    f"{clients[0]}..{clients[-1]})"
-                )
-        else:
-            count = self.p["count"]
-            if count > len(clients):
-                raise ConfigError(
-                    f"poison-call: count={count} poisoned clients, but the run has only "
-                    f"{len(clients)} clients"
-                )
-            targets = tuple(sorted(ctl.rng.sample(clients, count)))
+        targets = pick_among(self, ctl, clients, "clients", count_says=" poisoned clients,")
         self.targets = targets
         ctl.corrupt(targets)
 

@@ -11,10 +11,11 @@ from typing import Any
 import attrs
 
 from adversaries.byzantine import flipped
+from adversaries.generic import pick_among
 from bft.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.crypto import Signed
 from bft.errors import ConfigError
-from bft.params import Param, resolve_nodes
+from bft.params import Param
 
 TRIGGER_END = "trigger-end"
 SERVER_ROLES = ("server", "replica")
@@ -32,21 +33,7 @@ def pick_servers(adversary: Adversary, ctl: SetupControl) -> tuple[int, ...]:
             f"{adversary.name}: the protocol has no nodes with role 'server' or 'replica'; use it with a "
             "service-family protocol (naive-reconnect, backoff-reconnect, pbft, ...)"
         )
-    if adversary.p.get("nodes") is not None:
-        targets = resolve_nodes(adversary.name, adversary.p["nodes"], ctl.n)
-        bad = [t for t in targets if t not in set(servers)]
-        if bad:
-            raise ConfigError(
-                f"{adversary.name}: nodes {bad} are not servers (servers are "
-                f"{servers[0]}..{servers[-1]})"
-            )
-        return targets
-    count = adversary.p["count"]
-    if count > len(servers):
-        raise ConfigError(
-            f"{adversary.name}: count={count} but the run has only {len(servers)} servers"
-        )
-    return tuple(sorted(ctl.rng.sample(servers, count)))
+    return pick_among(adversary, ctl, servers, "servers")
 
 
 def _lie(payload: Any) -> Any | None:

@@ -79,6 +79,25 @@ def split_top(text: str, sep: str = ",") -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def parse_named(text: str, what: str, key: str = "key") -> tuple[str, dict[str, Any]]:
+    """Parse ``NAME`` or ``NAME:key=value,...`` into the name and its parameters.
+
+    Errors read ``{what} 'text': expected ...``, calling the keys ``key``
+    (e.g. ``what="--adversary"``, or ``what="protocol", key="param"``).
+    """
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"{what} {text!r}: expected NAME or NAME:{key}=value,...")
+    params: dict[str, Any] = {}
+    for part in split_top(rest):
+        k, eq, value = part.partition("=")
+        if not eq or not k.strip():
+            raise ConfigError(f"{what} {text!r}: expected {key}=value, got {part!r}")
+        params[k.strip()] = parse_literal(value)
+    return name, params
+
+
 def _coerce(owner: str, param: Param, value: Any) -> Any:
     def bad(why: str) -> ConfigError:
         return ConfigError(f"{owner}: parameter {param.name!r} {why} (got {value!r})")

@@ -231,16 +231,7 @@ def with_overrides(
 
 def parse_adversary(text: str) -> AdversaryConfig:
     """Parse ``NAME[:key=value,...]`` from the command line."""
-    from bft.params import parse_literal, split_top
+    from bft.params import parse_named
 
-    name, _, rest = text.partition(":")
-    name = name.strip()
-    if not name:
-        raise ConfigError(f"--adversary {text!r}: expected NAME or NAME:key=value,...")
-    params: dict[str, Any] = {}
-    for part in split_top(rest):
-        key, eq, value = part.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--adversary {text!r}: expected key=value, got {part!r}")
-        params[key.strip()] = parse_literal(value)
+    name, params = parse_named(text, "--adversary")
     return AdversaryConfig(name, params)

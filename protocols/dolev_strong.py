@@ -47,6 +47,13 @@ from bft.params import Param
 from bft.properties import Property, Verdict
 from bft.protocol import Params, ProtocolSpec
 from bft.record import RunRecord
+from protocols.agreement_properties import (
+    agreement_property,
+    decision_metrics,
+    first_wrong_decision,
+    integrity_property,
+    termination_property,
+)
 
 DEFAULT = 0
 RELAY_LIMIT = 2
@@ -150,73 +157,33 @@ class DolevStrongNode(Node):
         ctx.output("decide", value=value)
 
 
-def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
-    """Per node, its ``decide`` outputs as (round, value)."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for o in record.outputs_named("decide"):
-        out.setdefault(o.node, []).append((o.round, o.data["value"]))
-    return out
-
-
 def broadcast_properties(
     sender: int, value: int, bound: int, who: str = "node", bound_text: str = "t+1"
 ) -> list[Property]:
     """Agreement, validity, integrity and termination of a Byzantine broadcast."""
 
-    def agreement(record: RunRecord) -> Verdict:
-        decided = decisions(record)
-        firsts = [(i, decided[i][0]) for i in sorted(record.correct) if i in decided]
-        for (a, (ra, va)), (b, (rb, vb)) in zip(firsts, firsts[1:], strict=False):
-            if va != vb:
-                return Verdict.violated(
-                    f"honest {who}s {a} and {b} disagree: {who} {a} decided {va} in round "
-                    f"{ra}, {who} {b} decided {vb} in round {rb}"
-                )
-        if len(firsts) < 2:
-            return Verdict.vacuous(f"fewer than two honest {who}s decided")
-        return Verdict.ok()
-
     def validity(record: RunRecord) -> Verdict:
         if sender in record.corrupted:
             return Verdict.vacuous(f"the sender ({who} {sender}) is corrupted")
-        decided = decisions(record)
-        for i in sorted(record.correct):
-            if i in decided and decided[i][0][1] != value:
-                rnd, got = decided[i][0]
-                return Verdict.violated(
-                    f"honest sender {sender} sent {value}, but honest {who} {i} decided {got} "
-                    f"in round {rnd}"
-                )
-        return Verdict.ok()
-
-    def integrity(record: RunRecord) -> Verdict:
-        for node, made in sorted(decisions(record).items()):
-            if len(made) > 1 and node in record.honest:
-                return Verdict.violated(f"{who} {node} decided {len(made)} times: {made}")
-        return Verdict.ok()
-
-    def termination(record: RunRecord) -> Verdict:
-        decided = decisions(record)
-        for i in sorted(record.correct):
-            if i not in decided:
-                return Verdict.violated(f"honest {who} {i} never decided (bound: round {bound})")
-            if decided[i][0][0] > bound:
-                return Verdict.violated(
-                    f"honest {who} {i} decided in round {decided[i][0][0]}, after round {bound}"
-                )
+        wrong = first_wrong_decision(record, value)
+        if wrong is not None:
+            i, rnd, got = wrong
+            return Verdict.violated(
+                f"honest sender {sender} sent {value}, but honest {who} {i} decided {got} "
+                f"in round {rnd}"
+            )
         return Verdict.ok()
 
     return [
-        Property("agreement", "safety", f"all honest {who}s decide the same value", agreement),
+        agreement_property(who),
         Property(
             "validity", "safety", "if the sender is honest, honest nodes decide its value", validity
         ),
-        Property("integrity", "safety", f"every {who} decides at most once", integrity),
-        Property(
-            "termination",
-            "liveness",
+        integrity_property(who),
+        termination_property(
+            bound,
             f"every honest, never-crashed {who} decides by round {bound_text} ({bound} here)",
-            termination,
+            who,
         ),
     ]
 
@@ -261,8 +228,4 @@ class DolevStrong(ProtocolSpec):
         return broadcast_properties(p["sender"], p["value"], p["t"] + 1)
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
-        made = list(record.outputs_named("decide"))
-        return {
-            "decided": len({o.node for o in made}),
-            "decision_round": max((o.round for o in made), default=None),
-        }
+        return decision_metrics(record)

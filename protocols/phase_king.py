@@ -37,7 +37,13 @@ from bft.params import Param
 from bft.properties import Property, Verdict
 from bft.protocol import Params, ProtocolSpec
 from bft.record import RunRecord
-from protocols.dolev_strong import decisions
+from protocols.agreement_properties import (
+    agreement_property,
+    decision_metrics,
+    first_wrong_decision,
+    integrity_property,
+    termination_property,
+)
 
 VALUES = (0, 1)
 
@@ -195,72 +201,31 @@ class PhaseKing(ProtocolSpec):
         inputs = initial_values(p)
         bound = 2 * (p["f"] + 1)
 
-        def agreement(record: RunRecord) -> Verdict:
-            decided = decisions(record)
-            firsts = [(i, decided[i][0]) for i in sorted(record.correct) if i in decided]
-            for (a, (ra, va)), (b, (rb, vb)) in zip(firsts, firsts[1:], strict=False):
-                if va != vb:
-                    return Verdict.violated(
-                        f"honest nodes {a} and {b} disagree: node {a} decided {va} in round "
-                        f"{ra}, node {b} decided {vb} in round {rb}"
-                    )
-            if len(firsts) < 2:
-                return Verdict.vacuous("fewer than two honest nodes decided")
-            return Verdict.ok()
-
         def validity(record: RunRecord) -> Verdict:
-            honest = sorted(record.correct)
-            starts = {inputs[i] for i in honest}
+            starts = {inputs[i] for i in sorted(record.correct)}
             if len(starts) != 1:
                 return Verdict.vacuous("honest nodes started with different values")
             (value,) = starts
-            decided = decisions(record)
-            for i in honest:
-                if i in decided and decided[i][0][1] != value:
-                    rnd, got = decided[i][0]
-                    return Verdict.violated(
-                        f"every honest node started with {value}, but node {i} decided {got} "
-                        f"in round {rnd}"
-                    )
-            return Verdict.ok()
-
-        def integrity(record: RunRecord) -> Verdict:
-            for node, made in sorted(decisions(record).items()):
-                if len(made) > 1 and node in record.honest:
-                    return Verdict.violated(f"node {node} decided {len(made)} times: {made}")
-            return Verdict.ok()
-
-        def termination(record: RunRecord) -> Verdict:
-            decided = decisions(record)
-            for i in sorted(record.correct):
-                if i not in decided:
-                    return Verdict.violated(f"honest node {i} never decided (bound: round {bound})")
-                if decided[i][0][0] > bound:
-                    return Verdict.violated(
-                        f"honest node {i} decided in round {decided[i][0][0]}, after round {bound}"
-                    )
+            wrong = first_wrong_decision(record, value)
+            if wrong is not None:
+                i, rnd, got = wrong
+                return Verdict.violated(
+                    f"every honest node started with {value}, but node {i} decided {got} "
+                    f"in round {rnd}"
+                )
             return Verdict.ok()
 
         return [
-            Property("agreement", "safety", "all honest nodes decide the same value", agreement),
+            agreement_property(),
             Property(
                 "validity",
                 "safety",
                 "if all honest nodes start with v, they decide v",
                 validity,
             ),
-            Property("integrity", "safety", "every node decides at most once", integrity),
-            Property(
-                "termination",
-                "liveness",
-                "every honest, never-crashed node decides by round 2(f+1)",
-                termination,
-            ),
+            integrity_property(),
+            termination_property(bound, "every honest, never-crashed node decides by round 2(f+1)"),
         ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
-        made = list(record.outputs_named("decide"))
-        return {
-            "decided": len({o.node for o in made}),
-            "decision_round": max((o.round for o in made), default=None),
-        }
+        return decision_metrics(record)

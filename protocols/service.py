@@ -4,7 +4,9 @@ Every protocol of the *service family* (``naive-reconnect``, ``backoff-reconnect
 ``pbft``, ``gossip-health``, ...) runs the same workload and is judged by the same
 metrics and properties, so one scenario (``skype-2007``, ``poison-call``) means
 the same thing whichever protocol serves it. This module holds that common
-part; each protocol supplies only its own server and client logic.
+part; each protocol supplies only its own server and client logic (the server and
+client machinery the failover-style protocols share, sessions, admission control,
+login and backoff, is in ``protocols.service_nodes``).
 
 Theory of operation
 ===================
@@ -223,6 +225,19 @@ def check_service(owner: str, p: Params) -> None:
         raise ConfigError(
             f"{owner}: parameter 'capacity' must be > 0 (got {p['capacity']!r}); a server with "
             "no capacity can serve nothing"
+        )
+
+
+def check_backoff_admission(owner: str, p: Params) -> None:
+    """Cross-checks of the backoff (``base``, ``cap``) and admission (``admit_share``) parameters."""
+    if p["base"] <= 0 or p["cap"] < p["base"]:
+        raise ConfigError(
+            f"{owner}: backoff needs 0 < base <= cap (got base={p['base']}, cap={p['cap']})"
+        )
+    if p["admission"] and p["admit_share"] <= 0:
+        raise ConfigError(
+            f"{owner}: parameter 'admit_share' must be > 0 with admission control "
+            f"(got {p['admit_share']})"
         )
 
 

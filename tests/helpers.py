@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bft import scenario
 from bft.runner import RunResult, run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_named(name: str, *, adversaries: list[str] | None = None, **overrides: Any) -> RunResult:
@@ -14,3 +22,21 @@ def run_named(name: str, *, adversaries: list[str] | None = None, **overrides: A
     advs = None if adversaries is None else [scenario.parse_adversary(a) for a in adversaries]
     params = overrides.pop("params", None)
     return run(scenario.with_overrides(base, adversaries=advs, params=params, **overrides))
+
+
+def digest_in_fresh_process(args: Sequence[str], hash_seed: str) -> str:
+    """The digest ``python -m bft ARGS`` prints in a fresh process under ``PYTHONHASHSEED``.
+
+    ARGS must ask for ``--json``; the process must exit 0 (asserted, showing its stderr).
+    """
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bft", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["digest"]

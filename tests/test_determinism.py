@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers import run_named
+from tests.helpers import digest_in_fresh_process, run_named
 
-ROOT = Path(__file__).resolve().parent.parent
 ARGS = [
     "run",
     "byzantine-generals",
@@ -29,25 +24,11 @@ ARGS = [
 ]
 
 
-def digest_in_subprocess(hash_seed: str, extra: list[str]) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bft", *ARGS, *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["digest"]
-
-
 def test_same_digest_in_separate_processes_with_different_hash_seeds(tmp_path: Path) -> None:
-    summary = {digest_in_subprocess(seed, []) for seed in ("0", "1", "12345")}
+    summary = {digest_in_fresh_process(ARGS, seed) for seed in ("0", "1", "12345")}
     assert len(summary) == 1
     full = {
-        digest_in_subprocess(seed, ["--trace", str(tmp_path / f"t{seed}.jsonl")])
+        digest_in_fresh_process([*ARGS, "--trace", str(tmp_path / f"t{seed}.jsonl")], seed)
         for seed in ("3", "99")
     }
     assert len(full) == 1

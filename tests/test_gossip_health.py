@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import run_named
+from tests.helpers import digest_in_fresh_process, run_named
 
 SMALL = {"clients": 300}
 
@@ -92,16 +87,5 @@ def test_crashed_servers_are_detected_and_avoided() -> None:
     ],
 )
 def test_runs_replay_byte_identically_under_any_hash_seed(args: list[str]) -> None:
-    digests = set()
-    for hash_seed in ("0", "12345"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run(
-            [sys.executable, "-m", "bft", "run", *args, "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert out.returncode == 0, out.stderr
-        digests.add(json.loads(out.stdout)["digest"])
+    digests = {digest_in_fresh_process(["run", *args, "--json"], seed) for seed in ("0", "12345")}
     assert len(digests) == 1

@@ -6,11 +6,6 @@ a fraction of the cost); one test runs real Ed25519.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,7 +31,7 @@ from protocols.pbft.messages import (
 from protocols.pbft.properties import message_formula
 from protocols.pbft.replica import Replica
 from protocols.pbft.spec import PBFT
-from tests.helpers import run_named
+from tests.helpers import digest_in_fresh_process, run_named
 
 IDEAL = {"signatures": "ideal"}
 
@@ -256,27 +251,8 @@ def _defaults() -> dict[str, object]:
 
 
 def test_a_run_is_byte_identical_under_any_hash_seed() -> None:
-    digests = set()
-    for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bft",
-                "run",
-                "pbft-equivocation",
-                "--signatures",
-                "ideal",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert out.returncode == 0, out.stderr
-        digests.add(json.loads(out.stdout)["digest"])
+    args = ["run", "pbft-equivocation", "--signatures", "ideal", "--json"]
+    digests = {digest_in_fresh_process(args, seed) for seed in ("1", "2")}
     assert len(digests) == 1
 
 

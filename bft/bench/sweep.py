@@ -65,7 +65,7 @@ from bft import registry, runner
 from bft import scenario as scenarios
 from bft.encoding import to_plain
 from bft.errors import ConfigError, choices, unknown
-from bft.params import parse_literal, split_top
+from bft.params import parse_named, split_top
 from bft.scenario import AdversaryConfig, Scenario
 
 SWEEP_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "sweeps"
@@ -210,16 +210,7 @@ def split_specs(text: str) -> list[str]:
 
 def parse_protocol(text: str) -> ProtocolEntry:
     """``NAME`` or ``NAME:param=value,...`` (protocol parameters)."""
-    name, _, rest = text.partition(":")
-    name = name.strip()
-    if not name:
-        raise ConfigError(f"protocol {text!r}: expected NAME or NAME:param=value,...")
-    params: dict[str, Any] = {}
-    for part in split_top(rest):
-        key, eq, value = part.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"protocol {text!r}: expected param=value, got {part!r}")
-        params[key.strip()] = parse_literal(value)
+    name, params = parse_named(text, "protocol", key="param")
     return ProtocolEntry(text.strip(), name, params)
 
 

@@ -23,40 +23,22 @@ it reconnects is the protocol:
   full: the client backs off the same way and retries the *same* server.
 
 Replies from a server other than the current one are stale (an old server
-answering late) and ignored. Availability is accounted by the shared
-``ClientMeter`` (``protocols.service``).
+answering late) and ignored. Logging in, the backoff sleep, issuing requests
+and availability accounting are the shared ``ServiceClient``
+(``protocols.service_nodes``).
 """
 
 from __future__ import annotations
 
 from math import gcd
 
-from bft.environment import Operation
-from bft.node import Context, Inbox, Node
-from protocols.service import Busy, ClientMeter, Login, Reply, Request, Welcome, new_operation
+from bft.node import Context, Inbox
+from protocols.service import Busy, Reply, Welcome
+from protocols.service_nodes import ServiceClient
 
 
-class FailoverClient(Node):
-    __slots__ = (
-        "me",
-        "servers",
-        "rate",
-        "timeout",
-        "cache_size",
-        "base",
-        "cap",
-        "cache",
-        "pos",
-        "server",
-        "attached",
-        "pending",
-        "seq",
-        "sent_at",
-        "attempt",
-        "wake",
-        "meter",
-        "started",
-    )
+class FailoverClient(ServiceClient):
+    __slots__ = ("cache_size", "cache", "pos")
 
     def __init__(
         self,
@@ -68,24 +50,10 @@ class FailoverClient(Node):
         backoff_base: float | None = None,
         backoff_cap: float = 32.0,
     ) -> None:
-        self.me = node_id
-        self.servers = servers
-        self.rate = rate
-        self.timeout = timeout
+        super().__init__(node_id, servers, rate, timeout, backoff_base, backoff_cap)
         self.cache_size = cache_size if 0 < cache_size <= servers else servers
-        self.base = backoff_base
-        self.cap = backoff_cap
         self.cache: tuple[int, int, int] | None = None  # drawn on first failover
         self.pos = 0
-        self.server = (node_id - servers) % servers  # home server
-        self.attached = True
-        self.pending: Operation | None = None
-        self.seq = 0
-        self.sent_at: int | None = None  # round of the last unanswered send to self.server
-        self.attempt = 0
-        self.wake: int | None = None  # backing off until this round
-        self.meter = ClientMeter(timeout)
-        self.started = False
 
     # -- the cache -------------------------------------------------------------------
     def _build_cache(self, ctx: Context) -> tuple[int, int, int]:
@@ -121,13 +89,6 @@ class FailoverClient(Node):
         return self._cached(ctx, self.pos)
 
     # -- actions ---------------------------------------------------------------------
-    def _connect(self, ctx: Context) -> None:
-        """Log in to ``self.server``, carrying the pending request."""
-        self.attached = False
-        self.meter.want(ctx)
-        ctx.send(self.server, Login(self.pending))
-        self.sent_at = ctx.round
-
     def _fail(self, ctx: Context, busy: bool) -> None:
         """The current server did not answer in time (or said it is busy)."""
         self.sent_at = None
@@ -136,31 +97,23 @@ class FailoverClient(Node):
         if self.base is None:
             self._connect(ctx)
             return
-        bound = min(self.cap, self.base * 2.0**self.attempt)
-        self.attempt += 1
-        sleep = int(ctx.rng.uniform(0.0, bound))
-        self.attached = False
-        self.meter.want(ctx)
-        if sleep == 0:
-            self._connect(ctx)
-        else:
-            self.wake = ctx.round + sleep
+        self._back_off(ctx)
 
-    def _answered(self) -> None:
-        self.attached = True
-        self.sent_at = None
-        self.attempt = 0
-        self.wake = None
+    def _restart_server(self, ctx: Context) -> int:
+        """A restarted client logs in again, somewhere in its cache."""
+        self._build_cache(ctx)
+        self.pos = ctx.rng.randrange(self.cache_size)
+        return self._cached(ctx, self.pos)
+
+    def _on_busy(self, ctx: Context) -> None:
+        self._fail(ctx, busy=True)
+
+    def _on_timeout(self, ctx: Context) -> None:
+        self._fail(ctx, busy=False)
 
     # -- the round -------------------------------------------------------------------
     def on_round(self, ctx: Context, inbox: Inbox) -> None:
-        if not self.started:
-            self.started = True
-            if ctx.round > 0:  # a restarted client: log in again, somewhere in the cache
-                self._build_cache(ctx)
-                self.pos = ctx.rng.randrange(self.cache_size)
-                self.server = self._cached(ctx, self.pos)
-                self._connect(ctx)
+        self._start(ctx)
         busy = False
         for src, msg in inbox:
             kind = type(msg)
@@ -185,24 +138,4 @@ class FailoverClient(Node):
                     busy = True
             else:
                 ctx.reject(src, msg, "not a server answer")
-        rnd = ctx.round
-        if busy:
-            self._fail(ctx, busy=True)
-        elif self.wake is not None:
-            if rnd >= self.wake:
-                self.wake = None
-                self._connect(ctx)
-        elif self.sent_at is not None and rnd - self.sent_at >= self.timeout:
-            self._fail(ctx, busy=False)
-        if (
-            self.attached
-            and self.pending is None
-            and self.wake is None
-            and ctx.rng.random() < self.rate
-        ):
-            self.seq += 1
-            op = self.pending = new_operation(ctx, self.seq)
-            self.meter.want(ctx)
-            ctx.send(self.server, Request(op))
-            self.sent_at = rnd
-        self.meter.tick(ctx)
+        self._advance(ctx, busy)

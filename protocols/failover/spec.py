@@ -20,7 +20,7 @@ from bft.params import Param
 from bft.protocol import Params
 from protocols.failover.client import FailoverClient
 from protocols.failover.server import FailoverServer
-from protocols.service import SERVICE_PARAMS, ServiceSpec
+from protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission
 
 CACHE = Param("cache", "int", 0, "server addresses a client caches (0: all servers)", min=0)
 
@@ -77,15 +77,7 @@ class BackoffReconnect(NaiveReconnect):
 
     def check(self, p: Params) -> None:
         super().check(p)
-        if p["base"] <= 0 or p["cap"] < p["base"]:
-            raise ConfigError(
-                f"{self.name}: backoff needs 0 < base <= cap (got base={p['base']}, cap={p['cap']})"
-            )
-        if p["admission"] and p["admit_share"] <= 0:
-            raise ConfigError(
-                f"{self.name}: parameter 'admit_share' must be > 0 with admission control "
-                f"(got {p['admit_share']})"
-            )
+        check_backoff_admission(self.name, p)
 
     def make_server(self, node_id: int, p: Params) -> Node:
         return FailoverServer(

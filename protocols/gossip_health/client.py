@@ -22,33 +22,14 @@ wait goes on, unserved, until a later request is answered).
 
 from __future__ import annotations
 
-from bft.environment import Operation
-from bft.node import Context, Inbox, Node
+from bft.node import Context, Inbox
 from protocols.gossip_health.messages import HealthReply, HealthWelcome, Quarantined
-from protocols.service import Busy, ClientMeter, Login, Request, new_operation
+from protocols.service import Busy
+from protocols.service_nodes import ServiceClient
 
 
-class HealthClient(Node):
-    __slots__ = (
-        "me",
-        "servers",
-        "rate",
-        "timeout",
-        "base",
-        "cap",
-        "avoid_rounds",
-        "view",
-        "avoid",
-        "server",
-        "attached",
-        "pending",
-        "seq",
-        "sent_at",
-        "attempt",
-        "wake",
-        "meter",
-        "started",
-    )
+class HealthClient(ServiceClient):
+    __slots__ = ("avoid_rounds", "view", "avoid")
 
     def __init__(
         self,
@@ -60,24 +41,10 @@ class HealthClient(Node):
         cap: float,
         avoid_rounds: int,
     ) -> None:
-        self.me = node_id
-        self.servers = servers
-        self.rate = rate
-        self.timeout = timeout
-        self.base = base
-        self.cap = cap
+        super().__init__(node_id, servers, rate, timeout, base, cap)
         self.avoid_rounds = avoid_rounds
         self.view = (1 << servers) - 1
         self.avoid: dict[int, int] = {}
-        self.server = (node_id - servers) % servers
-        self.attached = True
-        self.pending: Operation | None = None
-        self.seq = 0
-        self.sent_at: int | None = None
-        self.attempt = 0
-        self.wake: int | None = None
-        self.meter = ClientMeter(timeout)
-        self.started = False
 
     def _choose(self, ctx: Context) -> int:
         now = ctx.round
@@ -90,43 +57,28 @@ class HealthClient(Node):
             live = list(range(self.servers))
         return live[ctx.rng.randrange(len(live))]
 
-    def _connect(self, ctx: Context) -> None:
-        self.attached = False
-        self.meter.want(ctx)
-        ctx.send(self.server, Login(self.pending))
-        self.sent_at = ctx.round
+    def _restart_server(self, ctx: Context) -> int:
+        """A restarted client logs in somewhere it believes alive."""
+        return self._choose(ctx)
 
-    def _back_off(self, ctx: Context) -> None:
-        bound = min(self.cap, self.base * 2.0**self.attempt)
-        self.attempt += 1
-        sleep = int(ctx.rng.uniform(0.0, bound))
-        self.attached = False
-        self.meter.want(ctx)
-        if sleep == 0:
-            self._connect(ctx)
-        else:
-            self.wake = ctx.round + sleep
+    def _on_busy(self, ctx: Context) -> None:
+        self.sent_at = None
+        self._back_off(ctx)
 
-    def _fail(self, ctx: Context) -> None:
+    def _on_timeout(self, ctx: Context) -> None:
         self.sent_at = None
         self.avoid[self.server] = ctx.round + self.avoid_rounds
         self.server = self._choose(ctx)
         self._back_off(ctx)
 
-    def _answered(self, view: int) -> None:
-        self.attached = True
-        self.sent_at = None
-        self.attempt = 0
-        self.wake = None
+    def _answered_with(self, view: int) -> None:
+        """Answered, and the answer carried the server's live view (adopted if well-formed)."""
+        self._answered()
         if type(view) is int and view > 0:
             self.view = view
 
     def on_round(self, ctx: Context, inbox: Inbox) -> None:
-        if not self.started:
-            self.started = True
-            if ctx.round > 0:  # restarted: log in somewhere believed alive
-                self.server = self._choose(ctx)
-                self._connect(ctx)
+        self._start(ctx)
         busy = False
         for src, msg in inbox:
             if src != self.server:
@@ -140,44 +92,23 @@ class HealthClient(Node):
                     ctx.reject(src, msg, f"reply for client {msg.client}")
                     continue
                 self.pending = None
-                self._answered(msg.view)
+                self._answered_with(msg.view)
                 self.meter.answered(ctx, pending, msg.result, src)
             elif kind is HealthWelcome:
                 if self.attached:
                     continue
-                self._answered(msg.view)
+                self._answered_with(msg.view)
                 if self.pending is None:
                     self.meter.answered(ctx)
             elif kind is Quarantined:
                 pending = self.pending
                 if pending is not None and msg.seq == pending.seq:
                     self.pending = None
-                    self._answered(msg.view)
+                    self._answered_with(msg.view)
                     ctx.tally("refused")
             elif kind is Busy:
                 if self.sent_at is not None and self.wake is None:
                     busy = True
             else:
                 ctx.reject(src, msg, "not a server answer")
-        now = ctx.round
-        if busy:
-            self.sent_at = None
-            self._back_off(ctx)
-        elif self.wake is not None:
-            if now >= self.wake:
-                self.wake = None
-                self._connect(ctx)
-        elif self.sent_at is not None and now - self.sent_at >= self.timeout:
-            self._fail(ctx)
-        if (
-            self.attached
-            and self.pending is None
-            and self.wake is None
-            and ctx.rng.random() < self.rate
-        ):
-            self.seq += 1
-            op = self.pending = new_operation(ctx, self.seq)
-            self.meter.want(ctx)
-            ctx.send(self.server, Request(op))
-            self.sent_at = now
-        self.meter.tick(ctx)
+        self._advance(ctx, busy)

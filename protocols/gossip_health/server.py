@@ -43,7 +43,7 @@ from typing import Any
 
 from bft.encoding import canonical_bytes
 from bft.environment import Operation
-from bft.node import Context, Inbox, Node
+from bft.node import Context, Inbox
 from protocols.gossip_health.messages import (
     Correlation,
     HealthReply,
@@ -53,7 +53,7 @@ from protocols.gossip_health.messages import (
     Watch,
     WatchAck,
 )
-from protocols.service import Busy, Login, Request
+from protocols.service_nodes import ServiceServer
 from protocols.swim.member import ALIVE, SwimMember
 
 
@@ -62,7 +62,7 @@ def fingerprint(op: Operation) -> int:
     return int.from_bytes(hashlib.blake2b(canonical_bytes(op), digest_size=8).digest(), "big")
 
 
-class HealthServer(Node):
+class HealthServer(ServiceServer):
     def __init__(
         self,
         node_id: int,
@@ -77,16 +77,12 @@ class HealthServer(Node):
         watch_timeout: int,
         quarantine_k: int,
     ) -> None:
-        self.me = node_id
+        super().__init__(
+            node_id, len(swim.members), clients, login_cost, admission, admit_share, reject_cost
+        )
         self.swim = swim
         swim.extra_types = (Correlation,)
         swim.on_extra = self._on_correlation_update
-        self.servers = len(swim.members)
-        self.clients = clients
-        self.login_cost = login_cost
-        self.admission = admission
-        self.admit_share = admit_share
-        self.reject_cost = reject_cost
         self.watchers = watchers
         self.watch_timeout = watch_timeout
         self.quarantine_k = quarantine_k
@@ -98,7 +94,6 @@ class HealthServer(Node):
         self.quarantined_clients: set[int] = set()
         self.watching: dict[int, tuple[int, Intent, int]] = {}  # seq -> (server, intent, deadline)
         self.watch_seq = 0
-        self.op_cost = 1.0  # learnt from the load each execution adds
         self.heard = [-1] * self.servers  # round each server was last heard from
 
     # -- views and quarantine -------------------------------------------------------------
@@ -160,11 +155,7 @@ class HealthServer(Node):
     # -- the round -------------------------------------------------------------------------
 
     def _initial_sessions(self, ctx: Context) -> dict[int, bool]:
-        # Round 0 is the steady state: client c is attached to server (c - S) mod S.
-        if ctx.round > 0:
-            return {}
-        first = self.servers + self.me
-        return dict.fromkeys(range(first, self.servers + self.clients, self.servers), False)
+        return dict.fromkeys(self._steady_state_clients(ctx), False)
 
     def on_recover(self, ctx: Context) -> None:
         self.sessions = {}
@@ -247,12 +238,9 @@ class HealthServer(Node):
                 ctx.send(src, Quarantined(op.seq, fp, self.view()))
                 ctx.tally("quarantined")
                 return
-        cost = (self.login_cost if new else 0.0) + (0.0 if op is None else self.op_cost)
-        if self.admission and not self._admit(ctx, cost):
-            self._refuse(ctx, src, -1 if op is None else op.seq)
+        if not self._admit_work(ctx, src, op, new):
             return
         if new:
-            ctx.work(self.login_cost)
             sessions[src] = True
         if op is None:
             ctx.send(src, HealthWelcome(self.view()))
@@ -288,33 +276,5 @@ class HealthServer(Node):
                 return
         if self.sessions is not None:
             self.sessions[client] = False
-        before = ctx.load
-        result = ctx.execute(op)
-        self.op_cost = ctx.load - before
+        result = self._execute(ctx, op)
         ctx.send(client, HealthReply(op.client, op.seq, result, self.view()))
-
-    def _admit(self, ctx: Context, cost: float) -> bool:
-        capacity = ctx.capacity
-        return capacity is None or ctx.load + cost <= self.admit_share * capacity
-
-    def _refuse(self, ctx: Context, src: int, seq: int) -> None:
-        capacity = ctx.capacity
-        if capacity is not None and ctx.load + self.reject_cost > capacity:
-            return  # shed without an answer
-        ctx.work(self.reject_cost)
-        ctx.send(src, Busy(seq))
-
-    def _invalid(self, src: int, msg: Any) -> str | None:
-        if not self.servers <= src < self.servers + self.clients:
-            return f"node {src} is not a client"
-        kind = type(msg)
-        if kind is not Login and kind is not Request:
-            return "not a client request or login"
-        op = msg.op
-        if op is None and kind is Login:
-            return None
-        if type(op) is not Operation:
-            return "the request is not an operation"
-        if op.client != src:
-            return f"request names client {op.client} but came from node {src}"
-        return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.errors import ConfigError
 from bft.node import Node
 from bft.params import Param
 from bft.properties import Property
@@ -19,7 +18,7 @@ from bft.protocol import Params
 from bft.record import RunRecord
 from protocols.gossip_health.client import HealthClient
 from protocols.gossip_health.server import HealthServer
-from protocols.service import SERVICE_PARAMS, ServiceSpec, server_ids
+from protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission, server_ids
 from protocols.swim.analysis import completeness, detector_metrics
 from protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
 from protocols.swim.member import SwimMember
@@ -73,15 +72,7 @@ class GossipHealth(ServiceSpec):
     def check(self, p: Params) -> None:
         super().check(p)
         self.config(p)
-        if p["base"] <= 0 or p["cap"] < p["base"]:
-            raise ConfigError(
-                f"{self.name}: backoff needs 0 < base <= cap (got base={p['base']}, cap={p['cap']})"
-            )
-        if p["admission"] and p["admit_share"] <= 0:
-            raise ConfigError(
-                f"{self.name}: parameter 'admit_share' must be > 0 with admission control "
-                f"(got {p['admit_share']})"
-            )
+        check_backoff_admission(self.name, p)
 
     def make_node(self, node_id: int, p: Params) -> Node:
         servers = int(p["n"])
