@@ -252,3 +252,17 @@ def test_full_trace_is_json_lines_with_a_header_and_every_message(tmp_path: Path
     assert sends[0]["msg"]["$type"] == "Signed"
     lines = path.read_text().splitlines()
     assert all(json.loads(line) for line in lines)
+
+
+def test_a_twin_copy_of_node_code_is_only_for_corrupted_nodes() -> None:
+    built = {}
+
+    def setup(ctl):
+        built["honest"] = ctl.build_node(1)
+        ctl.corrupt([2])
+        built["corrupt"] = ctl.build_node(2)
+
+    record = make(adversaries=[Scripted(setup=setup)], rounds=1).run()
+    assert built["honest"] is None
+    assert any("cannot run a copy of honest node 1" in e.detail for e in record.refused)
+    assert type(built["corrupt"]).__name__ == "Echo"
