@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from bft.crypto import Signed
+from bft.node import Node
 from bft.params import Param
 
 if TYPE_CHECKING:
@@ -109,6 +110,14 @@ class SetupControl(_Control):
 
     def declare_crash_budget(self, budget: int) -> None:
         self._engine.crash_budget[self._adversary] = budget
+
+    def build_node(self, node: int) -> Node | None:
+        """A fresh copy of the protocol's own node code for corrupted ``node``, which
+        the adversary may run under that identity (a Twin); None, refused, otherwise."""
+        if node not in self.corrupted:
+            self.refuse(f"cannot run a copy of honest node {node}: corrupt it first")
+            return None
+        return self._engine.protocol.make_node(node, self.params)
 
 
 class RoundControl(_Control):
