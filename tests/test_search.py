@@ -169,3 +169,12 @@ def test_the_pytest_plugin_gives_profiles_and_fixtures(
     assert "validity" in bft_run("byzantine-generals", params={"n": 3}).violated
     outcome = bft_search("byzantine-generals", params={"n": 3}, examples=50)
     assert outcome.found and len(outcome.counterexample.schedule) == 1
+
+
+def test_twins_run_a_second_copy_of_the_node_and_change_outcomes() -> None:
+    # A twin (Twins, Bano et al.) runs the protocol's own node code under a corrupted
+    # identity; in PBFT a twin primary's second pre-prepare must be tolerated (f=1).
+    outcome = search(scenario.load("pbft-normal"), examples=20, seed=0, kinds=["twin"])
+    assert outcome.counterexample is None
+    assert outcome.kinds["twin"].applied > 0
+    assert outcome.kinds["twin"].changed > 0
