@@ -1,6 +1,7 @@
 """Generate the reference page (docs/reference.md) from the registries.
 
-Everything a user can name on the command line comes from the registries, so
+Everything a user can name on the command line comes from the registries (as
+installed through entry points; in-process registrations are left out), so
 the reference is rendered from them rather than written by hand:
 ``python -m bft.reference > docs/reference.md``. A test keeps the committed
 page equal to what this renders.
@@ -43,7 +44,7 @@ def render() -> str:
         "## Protocols",
         "",
     ]
-    for name in registry.names("protocol"):
+    for name in registry.installed_names("protocol"):
         spec = registry.protocol(name)()
         out += [f"### `{name}`", "", spec.summary + ".", "", f"`n` counts: {spec.nodes_are}.", ""]
         out += _params(spec.params)
@@ -54,7 +55,7 @@ def render() -> str:
             out.append(f"- `{prop.name}` ({prop.kind}): {prop.description}.{note}")
         out.append("")
     out += ["## Adversaries", ""]
-    for name in registry.names("adversary"):
+    for name in registry.installed_names("adversary"):
         cls = registry.adversary(name)
         out += [f"### `{name}`", "", cls.summary + ".", ""]
         out += _params(cls.params)

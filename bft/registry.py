@@ -31,6 +31,12 @@ def names(kind: str) -> list[str]:
     return sorted(_load(kind))
 
 
+def installed_names(kind: str) -> list[str]:
+    """Names registered through entry points only (not with ``register`` in-process)."""
+    _load(kind)
+    return sorted(_loaded[kind])
+
+
 def get(kind: str, name: str) -> Any:
     """The class registered as ``name``; a ``ConfigError`` listing choices if none."""
     table = _load(kind)

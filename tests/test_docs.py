@@ -21,5 +21,5 @@ def test_reference_names_every_registered_protocol_and_adversary() -> None:
 
     text = PAGE.read_text()
     for kind in ("protocol", "adversary"):
-        for name in registry.names(kind):
+        for name in registry.installed_names(kind):
             assert f"### `{name}`" in text
