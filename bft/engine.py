@@ -178,12 +178,16 @@ class Engine:
         for node in new:
             self._event("corrupt", node, adversary.name)
 
-    def take_down(self, node: int, until: int | None, reason: str) -> None:
+    def _mark_down(self, node: int, until: int | None) -> None:
+        """Stop running ``node``; it comes back at round ``until`` (None: not by itself)."""
         self.up[node] = False
         self.down.add(node)
         self.down_until[node] = until
         if until is not None:
             self.wakeups.setdefault(until, []).append(node)
+
+    def take_down(self, node: int, until: int | None, reason: str) -> None:
+        self._mark_down(node, until)
         self._event(reason, node, "" if until is None else f"until round {until}")
 
     def bring_up(self, node: int, fresh: bool) -> None:
@@ -353,14 +357,11 @@ class Engine:
         detail = (
             f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
         )
-        self.up[node] = False
-        self.down.add(node)
-        self.down_until[node] = None
-        event = Event(self.round, "bug", node, detail)
+        self._mark_down(node, None)  # fail-stop
         if node in self.corrupted:
             self._event("corrupt-node-error", node, detail)
             return
-        self.record.bugs.append(event)
+        self.record.bugs.append(Event(self.round, "bug", node, detail))
         self.sink.event(self.round, "bug", node=node, detail=detail)
 
     def _route(self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]) -> None:

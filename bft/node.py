@@ -115,8 +115,7 @@ class Context:
     def execute(self, op: Operation) -> int:
         """Execute a service operation: costs ``op_cost`` work; a poison may freeze the node."""
         env = self._engine.environment
-        work = self._engine.work
-        work[self.node_id] = work.get(self.node_id, 0.0) + env.op_cost
+        self.work(env.op_cost)
         if op.poison and self.variant in env.vulnerable:
             raise Frozen(op)
         return correct_result(op)
