@@ -14,7 +14,9 @@ message multicast to n replicas costs one Ed25519 verification, not n. A second,
 identity-keyed cache remembers the verdict for the very ``Signed`` object (kept
 alive by the cache, so its id is never reused): the recipients of a multicast
 share one object, and messages are immutable values, so they skip even the
-canonical encoding.
+canonical encoding. ``sign`` remembers the bytes it signed for the object it
+returns, so the first verification of that object does not encode it again
+(the payload is an immutable value: its bytes cannot have changed).
 
 ``ideal`` mode replaces Ed25519 by an unforgeable functionality kept by the
 engine: ``sign`` records (signer, payload bytes) and returns a token;
@@ -65,6 +67,8 @@ class KeyRing:
         self._verified: dict[tuple[int, bytes, bytes], bool] = {}
         self._by_identity: dict[int, tuple[Signed, bool]] = {}
         self._issued: set[tuple[int, bytes]] = set()
+        # id -> (Signed, its payload's bytes) for messages signed and not yet verified
+        self._signed_bytes: dict[int, tuple[Signed, bytes]] = {}
         self.signatures = 0
         self.verifications = 0
 
@@ -90,18 +94,21 @@ class KeyRing:
         if self.mode == "ideal":
             self._issued.add((node, data))
             token = hashlib.blake2b(data, digest_size=8, key=node.to_bytes(8, "big")).digest()
-            return Signed(node, payload, token)
-        return Signed(node, payload, self._private_key(node).sign(data))
+            signed = Signed(node, payload, token)
+        else:
+            signed = Signed(node, payload, self._private_key(node).sign(data))
+        self._signed_bytes[id(signed)] = (signed, data)
+        return signed
 
     def verify(self, signed: Any, signer: int | None = None) -> bool:
         """True when ``signed`` is a valid signature (by ``signer`` if given)."""
+        hit = self._by_identity.get(id(signed))
+        if hit is not None and hit[0] is signed:  # the common case: a multicast's 2nd+ copy
+            return hit[1] and (signer is None or signed.signer == signer)
         if not isinstance(signed, Signed):
             return False
         if signer is not None and signed.signer != signer:
             return False
-        hit = self._by_identity.get(id(signed))
-        if hit is not None and hit[0] is signed:
-            return hit[1]
         ok = self._verify_new(signed)
         self._by_identity[id(signed)] = (signed, ok)
         return ok
@@ -112,10 +119,14 @@ class KeyRing:
             return False
         if not isinstance(signed.signature, bytes):
             return False
-        try:
-            data = canonical_bytes(signed.payload)
-        except TypeError:
-            return False
+        encoded = self._signed_bytes.pop(id(signed), None)
+        if encoded is not None and encoded[0] is signed:
+            data = encoded[1]  # the very object sign() made: its payload's bytes are known
+        else:
+            try:
+                data = canonical_bytes(signed.payload)
+            except TypeError:
+                return False
         key = (node, data, signed.signature)
         cached = self._verified.get(key)
         if cached is not None:

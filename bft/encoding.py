@@ -25,8 +25,18 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+_SCALARS = frozenset({int, str, bool, float, type(None)})
+# one encoder for every call: json.dumps with options builds a new encoder each time
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def to_plain(value: Any) -> Any:
     """A JSON-compatible, hash-seed-independent form of ``value``."""
+    cls = type(value)
+    if cls in _SCALARS:  # exact types first (the common case); subclasses below
+        return value
+    if cls is tuple:
+        return [to_plain(v) for v in value]
     if value is None or isinstance(value, bool | int | str | float):
         return value
     if isinstance(value, bytes):
@@ -42,7 +52,6 @@ def to_plain(value: Any) -> Any:
         return {
             "$map": sorted(([to_plain(k), to_plain(v)] for k, v in value.items()), key=_sort_key)
         }
-    cls = type(value)
     if attrs.has(cls):
         out: dict[str, Any] = {"$type": cls.__name__}
         for name in _field_names(cls):
@@ -60,7 +69,7 @@ def _sort_key(item: Any) -> str:
 
 def dumps(plain: Any) -> str:
     """Compact canonical JSON (sorted keys, no spaces)."""
-    return json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(plain)
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -42,6 +42,7 @@ from bft.protocol import ProtocolSpec
 from bft.record import Event, Output, RunRecord
 from bft.trace import TraceSink
 
+Destination = int | tuple[int, ...]  # a node id, BROADCAST, or a multicast's recipients
 _NONE_DOWN: list[int] = []  # shared by every round where all nodes are up; never mutated
 
 
@@ -99,7 +100,8 @@ class Engine:
         self.wakeups: dict[int, list[int]] = {}  # round -> nodes whose down time ends then
         self.down_until: list[int | None] = [None] * n
         self.fresh_on_return = [False] * n
-        self.out: list[tuple[int, int, Any]] = []
+        # this round's sends: (src, dst, payload), dst a node id, BROADCAST or a tuple of ids
+        self.out: list[tuple[int, Destination, Any]] = []
         self.next_inbox: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
         self.delayed: dict[int, list[tuple[int, int, Any]]] = {}
         self.work: dict[int, float] = {}  # node -> work units this round (only nodes that worked)
@@ -212,7 +214,7 @@ class Engine:
         kind = self._kinds.get(type(payload))
         if kind is not None:
             return kind
-        if isinstance(payload, Signed):
+        if isinstance(payload, Signed):  # not cached by type: the kind is the payload's
             return self._kind(payload.payload)
         kind = kind_of(payload)
         self._kinds[type(payload)] = kind
@@ -308,7 +310,12 @@ class Engine:
             nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
             for src, dst, payload in out:
                 kind = kinds.get(type(payload)) or self._kind(payload)
-                if dst == BROADCAST:
+                if type(dst) is tuple:  # a multicast: one shared delivery tuple
+                    item = (src, payload)
+                    for d in dst:
+                        nxt[d].append(item)
+                    counts[kind] = counts.get(kind, 0) + len(dst)
+                elif dst == BROADCAST:
                     item = (src, payload)
                     for d in others[src]:
                         nxt[d].append(item)
@@ -364,26 +371,30 @@ class Engine:
         self.record.bugs.append(Event(self.round, "bug", node, detail))
         self.sink.event(self.round, "bug", node=node, detail=detail)
 
-    def _route(self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]) -> None:
+    def _recipients(self, src: int, dst: Destination) -> Sequence[int]:
+        if type(dst) is tuple:
+            return dst
+        return self._others[src] if dst == BROADCAST else (dst,)  # type: ignore[return-value]
+
+    def _route(
+        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
+    ) -> None:
         """Route with a full trace: one send event per recipient."""
-        nxt, others = self.next_inbox, self._others
+        nxt = self.next_inbox
         for src, dst, payload in out:
             kind = self._kind(payload)
             item = (src, payload)
-            for d in others[src] if dst == BROADCAST else (dst,):
+            for d in self._recipients(src, dst):
                 nxt[d].append(item)
                 counts[kind] = counts.get(kind, 0) + 1
                 self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
 
     def _route_intercepted(
-        self, r: int, out: list[tuple[int, int, Any]], counts: dict[str, int]
+        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
     ) -> None:
         envelopes: list[Envelope] = []
         for src, dst, payload in out:
-            if dst == BROADCAST:
-                envelopes.extend(Envelope(src, d, payload, r) for d in self._others[src])
-            else:
-                envelopes.append(Envelope(src, dst, payload, r))
+            envelopes.extend(Envelope(src, d, payload, r) for d in self._recipients(src, dst))
         for adversary in self._interceptors:
             control = TrafficControl(self, adversary)
             control.envelopes = envelopes

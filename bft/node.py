@@ -42,7 +42,7 @@ class Node:
 class Context:
     """A node's only window on the world. One per node, reused every round."""
 
-    __slots__ = ("node_id", "n", "rng", "variant", "round", "_engine", "_keys", "_out")
+    __slots__ = ("node_id", "n", "rng", "variant", "round", "verify", "_engine", "_keys", "_out")
 
     def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
         self.node_id = node_id
@@ -53,6 +53,10 @@ class Context:
         self._keys = engine.keys
         self._out = engine.out  # the engine reuses this list every round
         self.round = 0  # the current round; the engine sets it before each round
+        # verify(signed, signer=None) -> bool: True if ``signed`` carries a valid signature
+        # (by ``signer``, if given). Bound straight to the key ring: it is the call a
+        # quorum protocol makes most (once per vote delivered), and any key may verify.
+        self.verify = engine.keys.verify
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
@@ -68,20 +72,28 @@ class Context:
         self._out.append((self.node_id, BROADCAST, payload))
 
     def multicast(self, dsts: Iterable[int], payload: Any) -> None:
-        out = self._out
+        """Send ``payload`` to each node in ``dsts`` (except this one), as one entry.
+
+        The engine routes the entry to every destination, sharing one delivery
+        tuple and counting the message kind once (the fast path for quorum votes).
+        """
         me = self.node_id
-        for dst in dsts:
-            if dst != me:
-                out.append((me, dst, payload))
+        targets = tuple(dsts)
+        if me in targets:
+            targets = tuple(d for d in targets if d != me)
+        if not targets:
+            return
+        if min(targets) < 0 or max(targets) >= self.n:
+            bad = next(d for d in targets if not 0 <= d < self.n)
+            raise ValueError(
+                f"node {me} multicast to node {bad}, which does not exist (n={self.n})"
+            )
+        self._out.append((me, targets, payload))
 
     # -- authentication ---------------------------------------------------------------
     def sign(self, payload: Any) -> Signed:
         """Sign with this node's own key (the only key a node holds)."""
         return self._keys.sign(self.node_id, payload)
-
-    def verify(self, signed: Any, signer: int | None = None) -> bool:
-        """True if ``signed`` carries a valid signature (by ``signer``, if given)."""
-        return self._keys.verify(signed, signer)
 
     # -- observation --------------------------------------------------------------------
     def output(self, name: str, **data: Any) -> None:

@@ -160,7 +160,10 @@ def checkpoint_problem(signed: Signed, cfg: Config) -> str | None:
     if type(table) is not tuple or len(table) > cfg.total:
         return "malformed checkpoint table"
     for row in table:
-        if type(row) is not tuple or len(row) != 3 or not all(is_int(x) for x in row):
+        if type(row) is not tuple or len(row) != 3:
+            return "malformed checkpoint table"
+        client, ts, result = row
+        if type(client) is not int or type(ts) is not int or type(result) is not int:
             return "malformed checkpoint table"
     return None
 

@@ -45,6 +45,10 @@ class Checkpointer:
         self._store_checkpoint(ctx, signed)
 
     def _on_checkpoint(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+        seq = msg.payload.seq
+        if type(seq) is int and 0 < seq <= self.h:
+            ctx.tally("pbft-late-checkpoint")  # at or below my stable checkpoint: discarded unread
+            return
         problem = checkpoint_problem(msg, self.cfg)
         if problem is None and (msg.payload.seq <= 0 or msg.payload.seq % self.K):
             problem = f"checkpoint for {msg.payload.seq}, not a positive multiple of {self.K}"
@@ -53,7 +57,7 @@ class Checkpointer:
         if problem:
             ctx.reject(src, msg, problem)
             return
-        if msg.payload.seq <= self.h:
+        if msg.payload.seq <= self.h:  # (seq 0: the genesis checkpoint is never sent)
             ctx.tally("pbft-late-checkpoint")
             return
         self._store_checkpoint(ctx, msg)

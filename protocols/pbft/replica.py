@@ -160,8 +160,8 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         self._handlers = {
             Request: self._on_request,
             PrePrepare: self._on_pre_prepare,
-            Prepare: self._on_prepare,
-            Commit: self._on_commit,
+            Prepare: self._on_vote,
+            Commit: self._on_vote,
             Checkpoint: self._on_checkpoint,
             ViewChange: self._on_view_change,
             NewView: self._on_new_view,
@@ -314,7 +314,61 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         d = signed.payload.digest
         slot.prep_count[d] = slot.prep_count.get(d, 0) + 1
 
-    def _vote_problem(self, msg: Signed) -> str | None:
+    def _on_vote(self, ctx: Context, src: int, msg: Signed) -> None:
+        """A PREPARE or a COMMIT: validate it, keep each replica's first vote, count it.
+
+        The two phases differ only in their bookkeeping and quorum rule (below);
+        one handler keeps their validation identical. It is the hottest code in
+        the protocol (O(n^2) deliveries per request), hence the inlined fast check.
+        """
+        vote = msg.payload
+        prepare = type(vote) is Prepare
+        view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
+        slot = None
+        fast = False
+        if type(view) is int and view == self.view and type(seq) is int:  # the common case
+            slot = self.slots.get((view, seq))
+            if slot is not None and (slot.prepared if prepare else slot.committed):
+                return  # the quorum is complete: a late vote is discarded unread
+            fast = (  # well formed, inside the window, not a prepare from the primary
+                0 < seq - self.h <= self.L
+                and type(r) is int
+                and r == msg.signer
+                and 0 <= r < self.n
+                and type(d) is bytes
+                and len(d) == DIGEST_SIZE
+                and not (prepare and r == view % self.n)
+            )
+        if fast:
+            problem = None if ctx.verify(msg) else f"{vote.KIND} with an invalid signature"
+        else:
+            problem = self._vote_problem(ctx, msg)  # None only for a later view
+        if problem:
+            ctx.reject(src, msg, problem)
+            return
+        if slot is None:
+            slot = self._slot(view, seq)
+        if prepare:
+            votes, counts = slot.prepares, slot.prep_count
+        else:
+            votes, counts = slot.commits, slot.commit_count
+        held = votes.get(r)
+        if held is not None:
+            if held.payload.digest != d:
+                ctx.reject(src, msg, f"conflicting {vote.KIND} from replica {r}")
+            return
+        votes[r] = msg
+        count = counts[d] = counts.get(d, 0) + 1
+        if view != self.view or not self.active:
+            return  # kept for when this replica enters the view
+        if prepare:
+            if count >= self.prepare_quorum and d == slot.digest and slot.accepted:
+                self._check_prepared(ctx, seq, slot)
+        elif count >= self.commit_quorum and slot.prepared:
+            self._check_committed(ctx, seq, slot)
+
+    def _vote_problem(self, ctx: Context, msg: Signed) -> str | None:
+        """Why a vote off the fast path is refused, or None (it is for a later view)."""
         vote = msg.payload
         if not (is_int(vote.view) and is_int(vote.seq) and is_digest(vote.digest)):
             return f"malformed {vote.KIND}"
@@ -326,58 +380,11 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
             return f"{vote.KIND} for view {vote.view}, far beyond view {self.view}"
         if not self._in_window(vote.seq):
             return f"{vote.KIND} for {vote.seq} outside watermarks ({self.h}, {self.h + self.L}]"
+        if type(vote) is Prepare and vote.replica == vote.view % self.n:
+            return "a prepare from the primary (the primary does not prepare)"
+        if not ctx.verify(msg):
+            return f"{vote.KIND} with an invalid signature"
         return None
-
-    def _vote_ok(self, msg: Signed) -> bool:
-        """The fast path: a well-formed vote for the current view, inside the window."""
-        vote = msg.payload
-        view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
-        return (
-            type(view) is int
-            and view == self.view
-            and type(seq) is int
-            and self.h < seq <= self.h + self.L
-            and type(r) is int
-            and r == msg.signer
-            and 0 <= r < self.n
-            and type(d) is bytes
-            and len(d) == DIGEST_SIZE
-        )
-
-    def _on_prepare(self, ctx: Context, src: int, msg: Signed) -> None:
-        vote = msg.payload
-        ok = self._vote_ok(msg)
-        if ok:
-            slot = self.slots.get((vote.view, vote.seq))
-            if slot is not None and slot.prepared:
-                return  # the quorum is complete: a late prepare adds nothing
-        problem = None if ok else self._vote_problem(msg)
-        if problem is None and vote.replica == vote.view % self.n:
-            problem = "a prepare from the primary (the primary does not prepare)"
-        if problem is None and not ctx.verify(msg):
-            problem = "prepare with an invalid signature"
-        if problem:
-            ctx.reject(src, msg, problem)
-            return
-        view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
-        slot = self.slots.get((view, seq)) or self._slot(view, seq)
-        held = slot.prepares.get(r)
-        if held is not None:
-            if held.payload.digest != d:
-                ctx.reject(src, msg, f"conflicting prepare from replica {r}")
-            return
-        slot.prepares[r] = msg
-        counts = slot.prep_count
-        count = counts[d] = counts.get(d, 0) + 1
-        if (
-            count >= self.prepare_quorum
-            and d == slot.digest
-            and slot.accepted
-            and not slot.prepared
-            and view == self.view
-            and self.active
-        ):
-            self._check_prepared(ctx, seq, slot)
 
     def _check_prepared(self, ctx: Context, seq: int, slot: Slot) -> None:
         if slot.prepared or slot.digest is None:
@@ -404,38 +411,6 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         slot.commits[replica] = signed
         d = signed.payload.digest
         slot.commit_count[d] = slot.commit_count.get(d, 0) + 1
-
-    def _on_commit(self, ctx: Context, src: int, msg: Signed) -> None:
-        vote = msg.payload
-        ok = self._vote_ok(msg)
-        if ok:
-            slot = self.slots.get((vote.view, vote.seq))
-            if slot is not None and slot.committed:
-                return  # committed already: a late commit adds nothing
-        problem = None if ok else self._vote_problem(msg)
-        if problem is None and not ctx.verify(msg):
-            problem = "commit with an invalid signature"
-        if problem:
-            ctx.reject(src, msg, problem)
-            return
-        view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
-        slot = self.slots.get((view, seq)) or self._slot(view, seq)
-        held = slot.commits.get(r)
-        if held is not None:
-            if held.payload.digest != d:
-                ctx.reject(src, msg, f"conflicting commit from replica {r}")
-            return
-        slot.commits[r] = msg
-        counts = slot.commit_count
-        count = counts[d] = counts.get(d, 0) + 1
-        if (
-            count >= self.commit_quorum
-            and slot.prepared
-            and not slot.committed
-            and view == self.view
-            and self.active
-        ):
-            self._check_committed(ctx, seq, slot)
 
     def _check_committed(self, ctx: Context, seq: int, slot: Slot) -> None:
         if slot.committed or slot.commit_count.get(slot.digest, 0) < 2 * self.f + 1:  # type: ignore[arg-type]
