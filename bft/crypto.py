@@ -65,7 +65,9 @@ class KeyRing:
         self._private: dict[int, Ed25519PrivateKey] = {}
         self._public: dict[int, Ed25519PublicKey] = {}
         self._verified: dict[tuple[int, bytes, bytes], bool] = {}
-        self._by_identity: dict[int, tuple[Signed, bool]] = {}
+        # id -> the very Signed object already verified (kept alive: ids are not reused)
+        self._valid: dict[int, Signed] = {}
+        self._invalid: dict[int, Signed] = {}
         self._issued: set[tuple[int, bytes]] = set()
         # id -> (Signed, its payload's bytes) for messages signed and not yet verified
         self._signed_bytes: dict[int, tuple[Signed, bytes]] = {}
@@ -102,15 +104,16 @@ class KeyRing:
 
     def verify(self, signed: Any, signer: int | None = None) -> bool:
         """True when ``signed`` is a valid signature (by ``signer`` if given)."""
-        hit = self._by_identity.get(id(signed))
-        if hit is not None and hit[0] is signed:  # the common case: a multicast's 2nd+ copy
-            return hit[1] and (signer is None or signed.signer == signer)
+        if self._valid.get(id(signed)) is signed:  # the common case: a multicast's 2nd+ copy
+            return signer is None or signed.signer == signer
+        if self._invalid.get(id(signed)) is signed:
+            return False
         if not isinstance(signed, Signed):
             return False
         if signer is not None and signed.signer != signer:
             return False
         ok = self._verify_new(signed)
-        self._by_identity[id(signed)] = (signed, ok)
+        (self._valid if ok else self._invalid)[id(signed)] = signed
         return ok
 
     def _verify_new(self, signed: Signed) -> bool:

@@ -10,6 +10,7 @@ byte string that signatures and trace digests are computed over.
 from __future__ import annotations
 
 import json
+import json.encoder
 from typing import Any
 
 import attrs
@@ -72,9 +73,79 @@ def dumps(plain: Any) -> str:
     return _ENCODER.encode(plain)
 
 
+def canonical_json(value: Any) -> str:
+    """``dumps(to_plain(value))``, written directly for the common message types.
+
+    Signing and tracing encode every message, so this skips building the plain
+    form for exact ints, strs, bools, None, bytes, tuples, lists, attrs instances
+    and dicts with plain string keys; anything else (floats, frozensets, subclasses,
+    other dicts) goes through ``to_plain`` and ``dumps``. Canonical JSON nests (a
+    value's text is the same wherever it appears), so that fallback is per value.
+    The two paths agree byte for byte: tests/test_encoding.py checks it with
+    Hypothesis.
+    """
+    cls = type(value)
+    if cls is int:
+        return int.__repr__(value)
+    if cls is str:
+        return _quote(value)
+    if cls is bytes:
+        return '{"$bytes":"' + value.hex() + '"}'
+    if cls is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if cls is tuple or cls is list:
+        return "[" + ",".join([canonical_json(v) for v in value]) + "]"
+    plan = _ATTRS_PLANS.get(cls)
+    if plan is None and cls not in _NOT_ATTRS:
+        plan = _attrs_plan(cls)
+    if plan is not None:
+        head, keys = plan
+        return (
+            head + "".join([key + canonical_json(getattr(value, name)) for name, key in keys]) + "}"
+        )
+    if cls is dict:
+        native = True
+        for k, v in value.items():
+            if type(k) is not str or k.startswith("$"):
+                return dumps(to_plain(value))  # encoded as a $map
+            if type(v) not in _NATIVE:
+                native = False
+        if native:  # plain JSON already: one call into the C encoder
+            return _encode_native(value)
+        return (
+            "{"
+            + ",".join([_quote(k) + ":" + canonical_json(value[k]) for k in sorted(value)])
+            + "}"
+        )
+    return dumps(to_plain(value))
+
+
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii
+_NATIVE = frozenset({int, str, bool, type(None)})  # encoded the same by json and to_plain
+_encode_native = _ENCODER.encode
+_ATTRS_PLANS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
+_NOT_ATTRS: set[type] = set()
+
+
+def _attrs_plan(cls: type) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """For an attrs class: the text up to its first field, and per field (sorted by
+    name, as ``sort_keys`` orders them) the name and the text before its value.
+    ``$type`` sorts before every identifier, so it always comes first."""
+    if not attrs.has(cls):
+        _NOT_ATTRS.add(cls)
+        return None
+    names = sorted(_field_names(cls))
+    head = '{"$type":' + _quote(cls.__name__)
+    plan = (head, tuple((name, "," + _quote(name) + ":") for name in names))
+    _ATTRS_PLANS[cls] = plan
+    return plan
+
+
 def canonical_bytes(value: Any) -> bytes:
     """The bytes a signature or digest covers for ``value``."""
-    return dumps(to_plain(value)).encode()
+    return canonical_json(value).encode()
 
 
 def kind_of(payload: Any) -> str:

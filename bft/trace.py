@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from bft.encoding import dumps, to_plain
+from bft.encoding import canonical_json, dumps
 from bft.errors import ConfigError
 
 FORMAT = "bft-trace"
@@ -62,8 +62,10 @@ class TraceSink:
         """Hash (and maybe write) one line. ``ordered``: the caller guarantees a
         deterministic key order already, so the (slower) key sort is skipped."""
         line = json.dumps(record, separators=(",", ":")) if ordered else dumps(record)
-        digest_line = line if hashed is None else dumps(hashed)
-        self._hash.update(digest_line.encode())
+        self._line(line, None if hashed is None else dumps(hashed))
+
+    def _line(self, line: str, digest_line: str | None = None) -> None:
+        self._hash.update((line if digest_line is None else digest_line).encode())
         self._hash.update(b"\n")
         self.lines += 1
         if self._file is not None:
@@ -78,10 +80,7 @@ class TraceSink:
         self.write(record, hashed)
 
     def event(self, rnd: int, ev: str, **fields: Any) -> None:
-        record = {"r": rnd, "ev": ev}
-        for key, value in fields.items():
-            record[key] = to_plain(value)
-        self.write(record)
+        self._line(canonical_json({"r": rnd, "ev": ev, **fields}))
 
     @property
     def digest(self) -> str:

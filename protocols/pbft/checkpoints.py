@@ -143,8 +143,8 @@ class Checkpointer:
             del self.slots[key]
         for s in [s for s in self.committed if s <= seq]:
             del self.committed[s]
-        for s in [s for s in self.prepared_certs if s <= seq]:
-            del self.prepared_certs[s]
+        for s in [s for s in self.prepared_slots if s <= seq]:
+            del self.prepared_slots[s]
         for s in [s for s in self.checkpoints if s <= seq]:
             del self.checkpoints[s]
         for key in [k for k in self.checkpoint_votes if k[0] <= seq]:

@@ -138,7 +138,9 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         self.stable_proof: tuple[Signed, ...] = ()
         self.slots: dict[tuple[int, int], Slot] = {}
         self.committed: dict[int, tuple[bytes, Signed | None]] = {}
-        self.prepared_certs: dict[int, PreparedCert] = {}
+        # seq -> the slot that prepared it in the highest view (its certificate is built
+        # only when a VIEW-CHANGE carries it: most never leave the replica)
+        self.prepared_slots: dict[int, Slot] = {}
         # execution and service state
         self.last_exec = 0
         self.executed_in_batch = 0  # requests of batch last_exec+1 already run (a freeze mid-batch)
@@ -324,13 +326,11 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         vote = msg.payload
         prepare = type(vote) is Prepare
         view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
-        slot = None
-        fast = False
         if type(view) is int and view == self.view and type(seq) is int:  # the common case
             slot = self.slots.get((view, seq))
             if slot is not None and (slot.prepared if prepare else slot.committed):
                 return  # the quorum is complete: a late vote is discarded unread
-            fast = (  # well formed, inside the window, not a prepare from the primary
+            if (  # well formed, inside the window, not a prepare from the primary
                 0 < seq - self.h <= self.L
                 and type(r) is int
                 and r == msg.signer
@@ -338,10 +338,12 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
                 and type(d) is bytes
                 and len(d) == DIGEST_SIZE
                 and not (prepare and r == view % self.n)
-            )
-        if fast:
-            problem = None if ctx.verify(msg) else f"{vote.KIND} with an invalid signature"
+            ):
+                problem = None if ctx.verify(msg) else f"{vote.KIND} with an invalid signature"
+            else:
+                problem = self._vote_problem(ctx, msg)
         else:
+            slot = None
             problem = self._vote_problem(ctx, msg)  # None only for a later view
         if problem:
             ctx.reject(src, msg, problem)
@@ -352,9 +354,8 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
             votes, counts = slot.prepares, slot.prep_count
         else:
             votes, counts = slot.commits, slot.commit_count
-        held = votes.get(r)
-        if held is not None:
-            if held.payload.digest != d:
+        if r in votes:
+            if votes[r].payload.digest != d:
                 ctx.reject(src, msg, f"conflicting {vote.KIND} from replica {r}")
             return
         votes[r] = msg
@@ -393,18 +394,24 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
             return
         slot.prepared = True
         view = slot.pp.payload.view  # type: ignore[union-attr]
+        current = self.prepared_slots.get(seq)
+        if current is None or current.pp.payload.view < view:  # type: ignore[union-attr]
+            self.prepared_slots[seq] = slot
+        signed = ctx.sign(Commit(view, seq, slot.digest, self.me))
+        ctx.multicast(self.others, signed)
+        self._add_commit(slot, self.me, signed)
+        self._check_committed(ctx, seq, slot)
+
+    def _prepared_cert(self, slot: Slot) -> PreparedCert:
+        """The certificate a prepared slot proves: its pre-prepare and 2f matching
+        prepares, by replica id. (A prepared slot takes no more prepares, so this is
+        the same whenever it is built.)"""
         proof = tuple(
             slot.prepares[r]
             for r in sorted(slot.prepares)
             if slot.prepares[r].payload.digest == slot.digest
         )[: 2 * self.f]
-        current = self.prepared_certs.get(seq)
-        if current is None or current.pre_prepare.payload.view < view:
-            self.prepared_certs[seq] = PreparedCert(slot.pp, proof)  # type: ignore[arg-type]
-        signed = ctx.sign(Commit(view, seq, slot.digest, self.me))
-        ctx.multicast(self.others, signed)
-        self._add_commit(slot, self.me, signed)
-        self._check_committed(ctx, seq, slot)
+        return PreparedCert(slot.pp, proof)  # type: ignore[arg-type]
 
     @staticmethod
     def _add_commit(slot: Slot, replica: int, signed: Signed) -> None:

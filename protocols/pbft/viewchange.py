@@ -98,7 +98,8 @@ class ViewChanger:
         self.queue = []
         for key in [k for k in self.slots if k[0] < view]:
             del self.slots[key]
-        certs = tuple(self.prepared_certs[s] for s in sorted(self.prepared_certs) if s > self.h)
+        prepared = self.prepared_slots
+        certs = tuple(self._prepared_cert(prepared[s]) for s in sorted(prepared) if s > self.h)
         signed = ctx.sign(ViewChange(view, self.h, self.stable_proof, certs, self.me))
         ctx.multicast(self.others, signed)
         self.vc_latest[self.me] = signed

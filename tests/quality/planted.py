@@ -22,7 +22,7 @@ from protocols.om import General, OralMessages
 from protocols.pbft import PBFT
 from protocols.pbft.client import Client
 from protocols.pbft.messages import Commit
-from protocols.pbft.replica import PreparedCert, Replica
+from protocols.pbft.replica import Replica
 from protocols.swim import Swim
 from protocols.swim.config import SwimConfig
 
@@ -123,14 +123,9 @@ class LowPrepareQuorumReplica(Replica):
             return
         slot.prepared = True
         view = slot.pp.payload.view
-        proof = tuple(
-            slot.prepares[r]
-            for r in sorted(slot.prepares)
-            if slot.prepares[r].payload.digest == slot.digest
-        )[:quorum]
-        current = self.prepared_certs.get(seq)
-        if current is None or current.pre_prepare.payload.view < view:
-            self.prepared_certs[seq] = PreparedCert(slot.pp, proof)
+        current = self.prepared_slots.get(seq)
+        if current is None or current.pp.payload.view < view:
+            self.prepared_slots[seq] = slot
         signed = ctx.sign(Commit(view, seq, slot.digest, self.me))
         ctx.multicast(self.others, signed)
         self._add_commit(slot, self.me, signed)
@@ -142,12 +137,12 @@ class ForgetfulViewChangeReplica(Replica):
     primary cannot re-issue requests that prepared (or committed) in the old view."""
 
     def _start_view_change(self, ctx: Any, view: int) -> None:
-        kept = self.prepared_certs
-        self.prepared_certs = {}
+        kept = self.prepared_slots
+        self.prepared_slots = {}
         try:
             super()._start_view_change(ctx, view)
         finally:
-            self.prepared_certs = kept
+            self.prepared_slots = kept
 
 
 class _PlantedPBFT(PBFT):
