@@ -101,16 +101,23 @@ def canonical_json(value: Any) -> str:
     if plan is None and cls not in _NOT_ATTRS:
         plan = _attrs_plan(cls)
     if plan is not None:
-        head, keys = plan
-        return (
-            head + "".join([key + canonical_json(getattr(value, name)) for name, key in keys]) + "}"
-        )
+        text = plan[0]
+        for name, key in plan[1]:  # ints and bytes inline: most message fields are
+            field = getattr(value, name)
+            kind = type(field)
+            if kind is int:
+                text += key + int.__repr__(field)
+            elif kind is bytes:
+                text += key + '{"$bytes":"' + field.hex() + '"}'
+            else:
+                text += key + canonical_json(field)
+        return text + "}"
     if cls is dict:
         native = True
         for k, v in value.items():
             if type(k) is not str or k.startswith("$"):
                 return dumps(to_plain(value))  # encoded as a $map
-            if type(v) not in _NATIVE:
+            if type(v) not in _NATIVE and not (type(v) is dict and _is_native_dict(v)):
                 native = False
         if native:  # plain JSON already: one call into the C encoder
             return _encode_native(value)
@@ -124,9 +131,39 @@ def canonical_json(value: Any) -> str:
 
 _quote = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii
 _NATIVE = frozenset({int, str, bool, type(None)})  # encoded the same by json and to_plain
-_encode_native = _ENCODER.encode
+
+
+def _c_encoder() -> Any:
+    """json's C encoder with canonical settings, built once (``json.dumps`` builds one
+    per call); None where the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    quote = json.encoder.encode_basestring_ascii
+    return make(None, None, quote, None, ":", ",", True, False, True)
+
+
+_C_ENCODE = _c_encoder()
+
+
+def _encode_native(value: dict[str, Any]) -> str:
+    """Plain JSON data (no cycles) in canonical form."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
 _ATTRS_PLANS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
 _NOT_ATTRS: set[type] = set()
+
+
+def _is_native_dict(value: dict[Any, Any]) -> bool:
+    """A dict that JSON encodes exactly as ``to_plain`` would: plain string keys and
+    int, str, bool or None values (a trace event's ``data``, say)."""
+    for k, v in value.items():
+        if type(k) is not str or k.startswith("$") or type(v) not in _NATIVE:
+            return False
+    return True
 
 
 def _attrs_plan(cls: type) -> tuple[str, tuple[tuple[str, str], ...]] | None:

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from bft.errors import ConfigError
+from bft.memo import by_identity
 from bft.params import Param, resolve
 
 
@@ -42,8 +43,10 @@ class Operation:
     KIND = "op"
 
 
+@by_identity()
 def correct_result(op: Operation) -> int:
-    """The one correct result of ``op``: a pure function, the same everywhere."""
+    """The one correct result of ``op``: a pure function, the same everywhere
+    (remembered per operation object: every replica executes the same one)."""
     data = f"{op.client}:{op.seq}:{op.arg}".encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big")
 

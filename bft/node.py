@@ -42,7 +42,19 @@ class Node:
 class Context:
     """A node's only window on the world. One per node, reused every round."""
 
-    __slots__ = ("node_id", "n", "rng", "variant", "round", "verify", "_engine", "_keys", "_out")
+    __slots__ = (
+        "node_id",
+        "n",
+        "rng",
+        "variant",
+        "round",
+        "verify",
+        "_engine",
+        "_keys",
+        "_out",
+        "_group",
+        "_targets",
+    )
 
     def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
         self.node_id = node_id
@@ -57,6 +69,8 @@ class Context:
         # (by ``signer``, if given). Bound straight to the key ring: it is the call a
         # quorum protocol makes most (once per vote delivered), and any key may verify.
         self.verify = engine.keys.verify
+        self._group: tuple[int, ...] | None = None  # the last tuple multicast to, checked
+        self._targets: tuple[int, ...] = ()  # ... and its recipients
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
@@ -76,7 +90,12 @@ class Context:
 
         The engine routes the entry to every destination, sharing one delivery
         tuple and counting the message kind once (the fast path for quorum votes).
+        A node that multicasts to the same tuple again (its peers, say) skips the
+        checks: a tuple cannot have changed.
         """
+        if dsts is self._group:
+            self._out.append((self.node_id, self._targets, payload))
+            return
         me = self.node_id
         targets = tuple(dsts)
         if me in targets:
@@ -88,6 +107,8 @@ class Context:
             raise ValueError(
                 f"node {me} multicast to node {bad}, which does not exist (n={self.n})"
             )
+        if type(dsts) is tuple:
+            self._group, self._targets = dsts, targets
         self._out.append((me, targets, payload))
 
     # -- authentication ---------------------------------------------------------------

@@ -266,3 +266,23 @@ def test_a_twin_copy_of_node_code_is_only_for_corrupted_nodes() -> None:
     assert built["honest"] is None
     assert any("cannot run a copy of honest node 1" in e.detail for e in record.refused)
     assert type(built["corrupt"]).__name__ == "Echo"
+
+
+def test_identity_memo_computes_once_per_object_and_never_confuses_objects() -> None:
+    from bft.memo import by_identity
+
+    calls: list[tuple[int, ...]] = []
+
+    @by_identity(size=8)
+    def total(value: tuple[int, ...]) -> int:
+        calls.append(value)
+        return sum(value)
+
+    first = (1, 2, 3)
+    assert total(first) == 6 and total(first) == 6
+    assert len(calls) == 1  # the same object: remembered
+    twin = tuple([1, 2, 3])  # equal but another object: computed again
+    assert twin is not first and total(twin) == 6 and len(calls) == 2
+    for k in range(50):  # fresh short-lived objects (ids get reused) never get stale answers
+        assert total(tuple([k, k])) == 2 * k
+    assert len(calls) == 52

@@ -29,6 +29,7 @@ import attrs
 from bft.crypto import Signed
 from bft.encoding import canonical_bytes
 from bft.environment import Operation
+from bft.memo import by_identity
 
 DIGEST_SIZE = 16
 NULL_DIGEST = b"\x00" * DIGEST_SIZE  # the digest of the null request that fills gaps
@@ -156,26 +157,16 @@ class NewView:
     KIND = "new-view"
 
 
-_DIGESTS: dict[int, tuple[tuple[Signed, ...], bytes]] = {}
-
-
+@by_identity()
 def request_digest(requests: tuple[Signed, ...]) -> bytes:
     """The digest a pre-prepare, prepare and commit name for a batch of requests.
 
-    A pure function of an immutable value, memoised by the identity of the batch
-    (held alive by the memo, so ids are not reused): the n-1 backups that check
-    one pre-prepare share its batch object and hash it once.
+    Remembered by the identity of the batch: the n-1 backups that check one
+    pre-prepare share its batch object and hash it once.
     """
     if not requests:
         return NULL_DIGEST
-    hit = _DIGESTS.get(id(requests))
-    if hit is not None and hit[0] is requests:
-        return hit[1]
-    digest = hashlib.blake2b(canonical_bytes(requests), digest_size=DIGEST_SIZE).digest()
-    if len(_DIGESTS) >= 4096:
-        _DIGESTS.clear()
-    _DIGESTS[id(requests)] = (requests, digest)
-    return digest
+    return hashlib.blake2b(canonical_bytes(requests), digest_size=DIGEST_SIZE).digest()
 
 
 def next_state(state: bytes, seq: int, digest: bytes) -> bytes:
@@ -198,8 +189,11 @@ def op_label(client: int, op: Operation) -> str:
     return f"{client}:{op.seq}:{op.arg}{'!' if op.poison else ''}"
 
 
+@by_identity()
 def request_label(requests: tuple[Signed, ...]) -> str:
-    """The labels of a committed batch, comma-separated, or ``null`` for the null request."""
+    """The labels of a committed batch, comma-separated, or ``null`` for the null request.
+
+    Remembered by the identity of the batch (every replica labels the same one)."""
     if not requests:
         return "null"
     return ",".join(op_label(r.signer, r.payload.op) for r in requests)

@@ -129,7 +129,7 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         self.batch = batch
         self.pace = pace
         self.op_cost = 1.0  # learnt from the load each execution adds
-        self.others = [r for r in range(cfg.n) if r != node_id]
+        self.others = tuple(r for r in range(cfg.n) if r != node_id)  # a tuple: see multicast
         # view
         self.view = 0
         self.active = True

@@ -25,6 +25,7 @@ normal-case message count is untouched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bft.crypto import Signed
@@ -56,7 +57,7 @@ class Retransmitter:
         if self._waiting():
             self._send_status(ctx, self.others)
 
-    def _send_status(self: Replica, ctx: Context, dsts: list[int]) -> None:
+    def _send_status(self: Replica, ctx: Context, dsts: Sequence[int]) -> None:
         signed = ctx.sign(Status(self.view, self.active, self.last_exec, self.me))
         ctx.multicast(dsts, signed)
         self.next_status = ctx.round + self.status_interval
