@@ -139,8 +139,9 @@ class Checkpointer:
         cp = proof[0].payload
         self.h = seq
         self.stable_proof = proof
-        for key in [k for k in self.slots if k[1] <= seq]:
-            del self.slots[key]
+        for by_seq in self.slots.values():
+            for s in [s for s in by_seq if s <= seq]:
+                del by_seq[s]
         for s in [s for s in self.committed if s <= seq]:
             del self.committed[s]
         for s in [s for s in self.prepared_slots if s <= seq]:

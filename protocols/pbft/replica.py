@@ -77,6 +77,8 @@ from protocols.pbft.messages import (
 from protocols.pbft.status import Retransmitter
 from protocols.pbft.viewchange import ViewChanger
 
+_NO_SLOTS: dict[int, Slot] = {}  # the slots of a view with none yet (never written to)
+
 
 class Slot:
     """Everything a replica holds about sequence number ``seq`` in one view."""
@@ -136,7 +138,7 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         # log
         self.h = 0
         self.stable_proof: tuple[Signed, ...] = ()
-        self.slots: dict[tuple[int, int], Slot] = {}
+        self.slots: dict[int, dict[int, Slot]] = {}  # view -> seq -> slot
         self.committed: dict[int, tuple[bytes, Signed | None]] = {}
         # seq -> the slot that prepared it in the highest view (its certificate is built
         # only when a VIEW-CHANGE carries it: most never leave the replica)
@@ -199,10 +201,12 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         return self.cfg.primary(self.view) == self.me
 
     def _slot(self, view: int, seq: int) -> Slot:
-        key = (view, seq)
-        slot = self.slots.get(key)
+        by_seq = self.slots.get(view)
+        if by_seq is None:
+            by_seq = self.slots[view] = {}
+        slot = by_seq.get(seq)
         if slot is None:
-            slot = self.slots[key] = Slot()
+            slot = by_seq[seq] = Slot()
         return slot
 
     def _in_window(self, seq: int) -> bool:
@@ -325,11 +329,12 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         """
         vote = msg.payload
         prepare = type(vote) is Prepare
-        view, seq, r, d = vote.view, vote.seq, vote.replica, vote.digest
+        view, seq = vote.view, vote.seq
         if type(view) is int and view == self.view and type(seq) is int:  # the common case
-            slot = self.slots.get((view, seq))
+            slot = self.slots.get(view, _NO_SLOTS).get(seq)
             if slot is not None and (slot.prepared if prepare else slot.committed):
                 return  # the quorum is complete: a late vote is discarded unread
+            r, d = vote.replica, vote.digest
             if (  # well formed, inside the window, not a prepare from the primary
                 0 < seq - self.h <= self.L
                 and type(r) is int
@@ -343,7 +348,7 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
             else:
                 problem = self._vote_problem(ctx, msg)
         else:
-            slot = None
+            slot, r, d = None, vote.replica, vote.digest
             problem = self._vote_problem(ctx, msg)  # None only for a later view
         if problem:
             ctx.reject(src, msg, problem)

@@ -95,7 +95,7 @@ class Retransmitter:
                     ctx.send(r, signed)
         view, me = self.view, self.me
         for seq in range(max(their_exec, self.h) + 1, self.h + self.L + 1):
-            slot = self.slots.get((view, seq))
+            slot = self.slots.get(view, {}).get(seq)
             if slot is None:
                 continue
             if slot.pp is not None and slot.pp.signer != r:

@@ -96,8 +96,8 @@ class ViewChanger:
         self.timer = None
         self.nv_deadline = None
         self.queue = []
-        for key in [k for k in self.slots if k[0] < view]:
-            del self.slots[key]
+        for old in [v for v in self.slots if v < view]:
+            del self.slots[old]
         prepared = self.prepared_slots
         certs = tuple(self._prepared_cert(prepared[s]) for s in sorted(prepared) if s > self.h)
         signed = ctx.sign(ViewChange(view, self.h, self.stable_proof, certs, self.me))
@@ -243,8 +243,8 @@ class ViewChanger:
         self.nv_deadline = None
         self.vc_resend = None
         self._progress(ctx)
-        for key in [k for k in self.slots if k[0] < view]:
-            del self.slots[key]
+        for old in [v for v in self.slots if v < view]:
+            del self.slots[old]
         if plan.min_s > self.h and plan.checkpoint is not None:
             self._make_stable(ctx, plan.min_s, plan.checkpoint.payload.checkpoint_proof)
         primary = self.is_primary()
@@ -264,10 +264,11 @@ class ViewChanger:
             else:
                 self._accept_pre_prepare(ctx, view, pp.seq, slot)
         top = max(plan.max_s, self.h)
-        for key in sorted(k for k in self.slots if k[0] == view and k[1] > top):
-            slot = self.slots[key]
+        by_seq = self.slots.get(view, {})
+        for seq in sorted(s for s in by_seq if s > top):
+            slot = by_seq[seq]
             if slot.pp is not None and not slot.accepted:
-                self._accept_pre_prepare(ctx, view, key[1], slot)
+                self._accept_pre_prepare(ctx, view, seq, slot)
         if primary:
             self.next_seq = top + 1
             self.assigned = set(in_plan)
