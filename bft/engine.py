@@ -310,16 +310,16 @@ class Engine:
             nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
             for src, dst, payload in out:
                 kind = kinds.get(type(payload)) or self._kind(payload)
-                if type(dst) is tuple:  # a multicast: one shared delivery tuple
-                    item = (src, payload)
-                    for d in dst:
-                        nxt[d].append(item)
-                    counts[kind] = counts.get(kind, 0) + len(dst)
-                elif dst == BROADCAST:
+                if dst == BROADCAST:
                     item = (src, payload)
                     for d in others[src]:
                         nxt[d].append(item)
                     counts[kind] = counts.get(kind, 0) + fanout
+                elif type(dst) is tuple:  # a multicast: one shared delivery tuple
+                    item = (src, payload)
+                    for d in dst:
+                        nxt[d].append(item)
+                    counts[kind] = counts.get(kind, 0) + len(dst)
                 else:
                     nxt[dst].append((src, payload))
                     counts[kind] = counts.get(kind, 0) + 1

@@ -180,6 +180,7 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
         if self.pace and self.last_exec + 1 in self.committed:
             self._execute_ready(ctx)  # work deferred from earlier rounds comes first
         handlers = self._handlers
+        on_vote = self._on_vote
         cost = self.msg_cost
         for src, msg in inbox:
             if cost:
@@ -187,7 +188,11 @@ class Replica(ViewChanger, Checkpointer, Retransmitter, Node):
             if type(msg) is not Signed:
                 ctx.reject(src, msg, "unsigned or malformed message")
                 continue
-            handler = handlers.get(type(msg.payload))
+            kind = type(msg.payload)
+            if kind is Prepare or kind is Commit:  # most messages: skip the table lookup
+                on_vote(ctx, src, msg)
+                continue
+            handler = handlers.get(kind)
             if handler is None:
                 ctx.reject(src, msg, "not a PBFT replica message")
                 continue
