@@ -4,14 +4,14 @@ The workload: ``pbft-normal`` (fault-free, synchronous) with 4 closed-loop
 clients, at n = 4, 16 and 64 replicas, with real Ed25519 signatures and with the
 ideal signature functionality. The *crypto floor* is the cost of the
 signatures alone for the same run: as many Ed25519 signatures as the run made
-(every message signed once) and as many verifications as it made distinct
-ones (each distinct signed message verified once), timed right after the run on
-messages of the same size (a canonical COMMIT). ``floor req/s`` is the run's
+(every message signed once) and as many verifications (each distinct signed
+message verified once, whether or not the run needed to), on messages of the
+same size (a canonical COMMIT). ``floor req/s`` is the run's
 committed requests divided by that time: the rate a PBFT whose only cost was its
 cryptography would reach. ``ratio`` = measured rate / floor rate; the target in
-real mode is 0.7. Each run is paired with a floor measured right after it
-(the machine's speed drifts): half of the floor's operations are timed just before
-the run and half just after, and the median of five pairs, by ratio, is kept.
+real mode is 0.7. Each run is paired with its own floor (the machine's speed
+drifts): half of the floor's operations are timed just before the run and half
+just after, and the median of five pairs, by ratio, is kept.
 
 Run: ``python benchmarks/bench_pbft.py`` (``--quick`` for a short run).
 """
