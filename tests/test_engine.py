@@ -286,3 +286,29 @@ def test_identity_memo_computes_once_per_object_and_never_confuses_objects() -> 
     for k in range(50):  # fresh short-lived objects (ids get reused) never get stale answers
         assert total(tuple([k, k])) == 2 * k
     assert len(calls) == 52
+
+
+def test_a_multicast_reaches_exactly_its_recipients_and_counts_each_copy() -> None:
+    engine = make(rounds=2)  # echo nodes: each broadcasts a random ping (< 1000) every round
+    ctx = engine.ctxs[0]
+    group = (1, 3, 0)  # the sender in its own group is skipped
+    ctx.multicast(group, ctx.sign(Ping(1001)))
+    ctx.multicast(group, ctx.sign(Ping(1002)))  # the same tuple: its checked recipients reused
+    ctx.multicast([2], ctx.sign(Ping(1003)))
+    engine.run()
+    got = {
+        node: [value for _, src, value in engine.nodes[node].seen if src == 0 and value > 1000]
+        for node in range(4)
+    }
+    assert got == {0: [], 1: [1001, 1002], 2: [1003], 3: [1001, 1002]}
+    # the multicasts' 5 copies are counted like 5 sends, beside the 4 x 3 broadcast copies
+    assert engine.record.sent[0]["ping"] == 5 + 4 * 3
+
+
+def test_a_multicast_to_a_missing_node_is_the_senders_bug() -> None:
+    engine = make(rounds=1)
+    with pytest.raises(ValueError, match="node 0 multicast to node 9, which does not exist"):
+        engine.ctxs[0].multicast((1, 9), Ping(1))
+    with pytest.raises(ValueError, match="node 0 multicast to node -1"):
+        engine.ctxs[0].multicast([-1], Ping(1))
+    assert engine.out == []  # nothing of a refused multicast was sent

@@ -186,6 +186,10 @@ def test_checkpoints_become_stable_and_truncate_the_log() -> None:
         assert isinstance(node, Replica)
         assert node.last_exec == 24 and node.h == 20 and len(node.stable_proof) == 3
         assert all(seq > 20 for by_seq in node.slots.values() for seq in by_seq)
+    # n = 4, f = 1: each checkpoint is stable at 2f+1 = 3 of 4, so a replica gets the
+    # 4th after its checkpoint is stable and discards it unread (two checkpoints, 4 replicas)
+    assert sum(engine.record.tally("pbft-late-checkpoint")) == 2 * 4
+    assert engine.record.rejected == 0
 
 
 def test_garbage_is_rejected_without_crashing_a_replica() -> None:
