@@ -7,7 +7,9 @@ a replica holds 2f+1 matching checkpoints for a sequence number, that
 checkpoint is *stable*: the low watermark h moves up to it (so the window
 h < seq <= h + L slides), and every slot, committed entry, prepared
 certificate and checkpoint at or below it is discarded; the 2f+1 messages are
-kept as the proof a VIEW-CHANGE carries.
+kept as the proof a VIEW-CHANGE carries. Checkpoints that arrive for a
+sequence number at or below the stable one are discarded unread (counted in
+the ``pbft-late-checkpoint`` tally), as late prepares and commits are.
 
 State transfer. A replica that sees f+1 matching checkpoints (so at least one
 from a correct replica) above what it has executed adopts that state, as it
