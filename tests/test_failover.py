@@ -2,14 +2,17 @@
 
 Hypothesis ranges (stated). Storms: S in 3..10 servers with C = 100*S clients (the
 default ratio, a supernode serving a hundred clients), request rate 0.05..0.15,
-client timeout 2..4 rounds, a login storm of 25%..60% of the clients at round
+client timeout 2..4 rounds, a login storm of 30%..60% of the clients at round
 5..20, any seed; defaults otherwise (capacity 30, login 2 units, D = 20).
-Why 25%: the storm's logins alone must overload the average server by half
-again (share x 100 clients x 2 units >= 1.5 x capacity 30, i.e. share >= 0.225).
-Below that the cascade need not start: Hypothesis found S=3, share=0.22,
-rate=0.0625, timeout=2, seed=1, where the storm tips one of three servers and
-the rest absorb its clients (a grid over S in {3,5,10}, share in {0.2..0.4},
-rate 0.05..0.15 and timeout 2..4 failed only at S=3, share=0.2).
+Why 30%: the storm's logins alone must overload the average server twice over
+(share x 100 clients x 2 units >= 2 x capacity 30). Below that the cascade need
+not start at S = 3: Hypothesis found S=3, share=0.22, rate=0.0625, timeout=2,
+seed=1 (session 1), and, in CI, S=3, share=0.25, rate=0.0508, timeout=2,
+at=8, seed=9866, where the storm tips one of three servers and the other two
+absorb its clients, whom a low request rate sends back a few at a time. A
+targeted search (S=3, rate 0.05-0.07, timeout 2-3, 60 runs per share) failed
+3 times at share 0.25 and never at 0.27 or 0.30; 40 random cases over S 3..5 at
+each share 0.25-0.325 never failed.
 Poison: S in 3..12 with C = 50*S, timeout 2..4, rate 0.5 (so the poisoned
 client asks early), any seed, the poison-call scenario's ample capacity.
 Lying servers: S in 2..8, 1..2 of them corrupted, either protocol, any seed.
@@ -47,7 +50,7 @@ def storm(
 storm_cases = st.fixed_dictionaries(
     {
         "s": st.integers(3, 10),
-        "share": st.floats(0.25, 0.6),
+        "share": st.floats(0.3, 0.6),
         "at": st.integers(5, 20),
         "timeout": st.integers(2, 4),
         "rate": st.floats(0.05, 0.15),
