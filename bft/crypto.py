@@ -40,6 +40,9 @@ from bft.encoding import canonical_bytes
 from bft.errors import ConfigError
 
 MODES = ("real", "ideal")
+# signed messages whose bytes are kept for their first verification (late votes, never
+# verified, would otherwise stay alive for the whole run)
+_REMEMBER_SIGNED = 65536
 
 
 @attrs.frozen
@@ -99,7 +102,10 @@ class KeyRing:
             signed = Signed(node, payload, token)
         else:
             signed = Signed(node, payload, self._private_key(node).sign(data))
-        self._signed_bytes[id(signed)] = (signed, data)
+        remembered = self._signed_bytes
+        if len(remembered) >= _REMEMBER_SIGNED:
+            remembered.clear()  # only a shortcut: a forgotten message is encoded again
+        remembered[id(signed)] = (signed, data)
         return signed
 
     def verify(self, signed: Any, signer: int | None = None) -> bool:
