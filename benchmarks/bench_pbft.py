@@ -75,11 +75,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         # runs are deterministic: every run of a size signs as many messages as the first
         expected = {mode: pbft_run(n, requests, mode)[2] for mode in ("real", "ideal")}
         for _ in range(repeats):
-            # each run is paired with a floor measured right after it, so both see the
-            # same machine load; the median pair (by ratio) is reported
+            # each run is paired with its own floor, timed in two halves, one on each side
+            # of the run, so a change in the machine's speed during the pair affects both
+            # alike; the median pair (by ratio) is reported
             for mode in ("real", "ideal"):
-                # the floor is timed in two halves, one on each side of the run, so a
-                # change in the machine's speed during the pair affects both alike
                 before = crypto_floor(expected[mode] // 2)
                 elapsed, committed, signed = pbft_run(n, requests, mode)
                 floor = before + crypto_floor(signed - expected[mode] // 2)

@@ -139,8 +139,7 @@ def _c_encoder() -> Any:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return None
-    quote = json.encoder.encode_basestring_ascii
-    return make(None, None, quote, None, ":", ",", True, False, True)
+    return make(None, None, _quote, None, ":", ",", True, False, True)
 
 
 _C_ENCODE = _c_encoder()

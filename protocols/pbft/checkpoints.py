@@ -59,9 +59,6 @@ class Checkpointer:
         if problem:
             ctx.reject(src, msg, problem)
             return
-        if msg.payload.seq <= self.h:  # (seq 0: the genesis checkpoint is never sent)
-            ctx.tally("pbft-late-checkpoint")
-            return
         self._store_checkpoint(ctx, msg)
 
     def _store_checkpoint(self: Replica, ctx: Context, signed: Signed) -> None:

@@ -93,9 +93,10 @@ class Retransmitter:
             for signed in self.stable_proof:
                 if signed.signer != r:
                     ctx.send(r, signed)
-        view, me = self.view, self.me
+        me = self.me
+        by_seq = self.slots.get(self.view, {})
         for seq in range(max(their_exec, self.h) + 1, self.h + self.L + 1):
-            slot = self.slots.get(view, {}).get(seq)
+            slot = by_seq.get(seq)
             if slot is None:
                 continue
             if slot.pp is not None and slot.pp.signer != r:
