@@ -6,9 +6,9 @@ from typing import Any
 
 import attrs
 
-from adversaries.generic import TARGET_PARAMS, pick_targets
-from bft.adversary import Adversary, SetupControl, TrafficControl
-from bft.params import Param
+from bft.adversaries.generic import TARGET_PARAMS, pick_targets
+from bft.core.adversary import Adversary, SetupControl, TrafficControl
+from bft.core.params import Param
 
 
 def flipped(value: Any) -> Any:

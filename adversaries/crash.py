@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from adversaries.generic import TARGET_PARAMS, pick_targets
-from bft.adversary import Adversary, RoundControl, SetupControl
-from bft.errors import ConfigError
-from bft.params import Param
+from bft.adversaries.generic import TARGET_PARAMS, pick_targets
+from bft.core.adversary import Adversary, RoundControl, SetupControl
+from bft.core.errors import ConfigError
+from bft.core.params import Param
 
 
 class Crash(Adversary):

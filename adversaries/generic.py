@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bft.adversary import Adversary, _Control
-from bft.errors import ConfigError
-from bft.params import Param, resolve_nodes
+from bft.core.adversary import Adversary, _Control
+from bft.core.errors import ConfigError
+from bft.core.params import Param, resolve_nodes
 
 TARGET_PARAMS = (
     Param(

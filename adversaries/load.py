@@ -1,7 +1,7 @@
 """Load and poison: a login storm after a mass restart, and a poisoned client.
 
-Both act on the shared service workload (``protocols.service``): roles
-``server`` and ``client``, client requests carrying a ``bft.environment.Operation``
+Both act on the shared service workload (``bft.protocols.service``): roles
+``server`` and ``client``, client requests carrying a ``bft.core.environment.Operation``
 in a field named ``op``. They mark the end of their trigger with
 ``ctl.note("trigger-end")`` so the ``recovers`` property and the
 ``rounds_to_recover`` metric know when to start counting.
@@ -13,12 +13,12 @@ from typing import Any
 
 import attrs
 
-from adversaries.generic import pick_among
-from bft.adversary import Adversary, RoundControl, SetupControl, TrafficControl
-from bft.crypto import Signed
-from bft.environment import Operation
-from bft.errors import ConfigError
-from bft.params import Param
+from bft.adversaries.generic import pick_among
+from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
+from bft.core.crypto import Signed
+from bft.core.environment import Operation
+from bft.core.errors import ConfigError
+from bft.core.params import Param
 
 TRIGGER_END = "trigger-end"
 

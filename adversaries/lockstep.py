@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adversaries.byzantine import flipped
-from adversaries.generic import TARGET_PARAMS, pick_targets
-from bft.adversary import Adversary, SetupControl, TrafficControl
-from bft.crypto import Signed
-from bft.params import Param
-from protocols.dolev_strong import DSValue, chain_signers
+from bft.adversaries.byzantine import flipped
+from bft.adversaries.generic import TARGET_PARAMS, pick_targets
+from bft.core.adversary import Adversary, SetupControl, TrafficControl
+from bft.core.crypto import Signed
+from bft.core.params import Param
+from bft.protocols.dolev_strong import DSValue, chain_signers
 
 MAX_CHAINS_PER_VALUE = 16
 

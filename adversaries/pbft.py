@@ -38,12 +38,12 @@ from typing import Any
 
 import attrs
 
-from adversaries.generic import TARGET_PARAMS
-from bft.adversary import Adversary, Envelope, SetupControl, TrafficControl
-from bft.crypto import Signed
-from bft.errors import ConfigError
-from bft.params import Param, resolve_nodes
-from protocols.pbft.messages import (
+from bft.adversaries.generic import TARGET_PARAMS
+from bft.core.adversary import Adversary, Envelope, SetupControl, TrafficControl
+from bft.core.crypto import Signed
+from bft.core.errors import ConfigError
+from bft.core.params import Param, resolve_nodes
+from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,

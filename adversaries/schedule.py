@@ -11,7 +11,7 @@ lives inside an ordinary scenario file::
       { do = "crash", node = 3, at = 0, until = 2 },
     ]
 
-Actions (fields in ``bft.strategies.Action``):
+Actions (fields in ``bft.search.strategies.Action``):
 
 * ``crash`` node at [until]; ``recover`` node at: crash faults, within a crash
   budget equal to the number of distinct crashed nodes. A crashed node counts
@@ -47,14 +47,14 @@ from typing import Any
 
 import attrs
 
-from adversaries.byzantine import flipped
-from bft.adversary import Adversary, Envelope, RoundControl, SetupControl, TrafficControl
-from bft.crypto import Signed
-from bft.environment import Operation, correct_result
-from bft.errors import ConfigError
-from bft.node import BROADCAST
-from bft.params import Param
-from bft.strategies import PROCESS_KINDS, Action
+from bft.adversaries.byzantine import flipped
+from bft.core.adversary import Adversary, Envelope, RoundControl, SetupControl, TrafficControl
+from bft.core.crypto import Signed
+from bft.core.environment import Operation, correct_result
+from bft.core.errors import ConfigError
+from bft.core.node import BROADCAST
+from bft.core.params import Param
+from bft.search.schedule import PROCESS_KINDS, Action
 
 SCALARS = (bool, int, bytes, str)
 
@@ -107,7 +107,7 @@ def mutate(
 
 
 class TwinContext:
-    """What a twin's code sees: the same interface as ``bft.node.Context``.
+    """What a twin's code sees: the same interface as ``bft.core.node.Context``.
 
     Sends are collected for the adversary to route; outputs, tallies and rejects
     of a twin are not observable events (the node is corrupted); signing uses the

@@ -18,10 +18,10 @@ crashed and its messages are never dropped: it is correct, only slow.
 
 from __future__ import annotations
 
-from adversaries.generic import TARGET_PARAMS, pick_targets
-from adversaries.network import WINDOW, _Windowed
-from bft.adversary import SetupControl, TrafficControl
-from bft.params import Param
+from bft.adversaries.generic import TARGET_PARAMS, pick_targets
+from bft.adversaries.network import WINDOW, _Windowed
+from bft.core.adversary import SetupControl, TrafficControl
+from bft.core.params import Param
 
 
 class SlowMember(_Windowed):

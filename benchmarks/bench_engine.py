@@ -2,7 +2,7 @@
 
 The workload: every node broadcasts one small message per round to all the
 others and reads its whole inbox. ``engine`` runs it as a protocol written
-against the public node API (``bft.node.Node``, ``ctx.broadcast``) through the
+against the public node API (``bft.core.node.Node``, ``ctx.broadcast``) through the
 full engine (summary trace, digest, records). ``floor`` is the minimal
 hand-written lockstep loop doing the same deliveries: inbox lists indexed by
 node id, ``(src, payload)`` tuples, nothing else. The ratio engine/floor is
@@ -18,10 +18,10 @@ import sys
 import time
 from typing import Any
 
-from bft.engine import Engine
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.protocol import Params, ProtocolSpec
+from bft.core.engine import Engine
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.protocol import Params, ProtocolSpec
 
 SIZES = (4, 16, 64, 256)
 DELIVERIES = 400_000  # per measurement, so each size runs for a similar time

@@ -18,12 +18,12 @@ import sys
 import time
 from typing import Any
 
-from bft import scenario
-from bft.engine import Engine
-from bft.node import Context, Inbox, Node
-from bft.protocol import ProtocolSpec
-from bft.runner import prepare
-from bft.trace import TraceSink
+from bft.core.engine import Engine
+from bft.core.node import Context, Inbox, Node
+from bft.core.protocol import ProtocolSpec
+from bft.core.trace import TraceSink
+from bft.run import scenario
+from bft.run.runner import prepare
 
 SIZES = ((2_000, 200), (20_000, 40), (200_000, 10))
 
@@ -61,7 +61,7 @@ def failover(protocol: str, clients: int, rounds: int) -> tuple[float, dict[str,
         ],
         rounds=rounds,
     )
-    from bft.runner import execute
+    from bft.run.runner import execute
 
     start = time.perf_counter()
     result = execute(prepare(sc))

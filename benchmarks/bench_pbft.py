@@ -24,10 +24,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bft import scenario
-from bft.encoding import canonical_bytes
-from bft.runner import run as run_scenario
-from protocols.pbft.messages import Commit
+from bft.core.encoding import canonical_bytes
+from bft.protocols.pbft.messages import Commit
+from bft.run import scenario
+from bft.run.runner import run as run_scenario
 
 SIZES = ((4, 50), (16, 12), (64, 3))  # (replicas, requests per client)
 CLIENTS = 4

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bft import scenario  # noqa: E402
-from bft.search import Searcher, random_search  # noqa: E402
+from bft.run import scenario  # noqa: E402
+from bft.search.driver import Searcher, random_search  # noqa: E402
 from tests.quality.planted import PLANTED, register_all, searcher_for  # noqa: E402
 
 BUDGET = 400  # schedules per search (per seed)

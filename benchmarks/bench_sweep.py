@@ -25,8 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bft import bench, scenario  # noqa: E402
+from bft import bench  # noqa: E402
 from bft.bench.sweep import parse_adversary, parse_protocol  # noqa: E402
+from bft.run import scenario  # noqa: E402
 
 
 def _sweep(seeds: int) -> bench.Sweep:

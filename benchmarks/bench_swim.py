@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import attrs  # noqa: E402
 
-from bft.engine import Engine  # noqa: E402
-from bft.node import Context, Inbox, Node  # noqa: E402
-from bft.params import Param  # noqa: E402
-from bft.protocol import Params, ProtocolSpec  # noqa: E402
-from protocols.swim.analysis import first_detections  # noqa: E402
+from bft.core.engine import Engine  # noqa: E402
+from bft.core.node import Context, Inbox, Node  # noqa: E402
+from bft.core.params import Param  # noqa: E402
+from bft.core.protocol import Params, ProtocolSpec  # noqa: E402
+from bft.protocols.swim.analysis import first_detections  # noqa: E402
 from tests.helpers import run_named  # noqa: E402
 
 PERIOD = 6

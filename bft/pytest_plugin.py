@@ -70,7 +70,7 @@ def bft_search_budget() -> int:
 @pytest.fixture
 def bft_run() -> Callable[..., Any]:
     """``bft_run(name_or_path, adversaries=[...], params={...}, seed=..., rounds=...)``."""
-    from bft import runner, scenario
+    from bft.run import runner, scenario
 
     def run(
         name: str, *, adversaries: list[str] | None = None, **overrides: Any
@@ -85,7 +85,8 @@ def bft_run() -> Callable[..., Any]:
 @pytest.fixture
 def bft_search(bft_search_budget: int) -> Callable[..., Any]:
     """``bft_search(name_or_path, faults=..., protocol=..., params={...}, examples=...)``."""
-    from bft import scenario, search
+    from bft.run import scenario
+    from bft.search import driver as search
 
     def run_search(
         name: str,

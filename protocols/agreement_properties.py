@@ -12,8 +12,8 @@ states its own validity and uses ``first_wrong_decision`` for the check.
 
 from __future__ import annotations
 
-from bft.properties import Property, Verdict
-from bft.record import RunRecord
+from bft.core.properties import Property, Verdict
+from bft.core.record import RunRecord
 
 
 def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:

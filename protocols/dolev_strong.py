@@ -40,14 +40,14 @@ from typing import Any
 
 import attrs
 
-from bft.crypto import Signed
-from bft.errors import ConfigError
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.properties import Property, Verdict
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
-from protocols.agreement_properties import (
+from bft.core.crypto import Signed
+from bft.core.errors import ConfigError
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
+from bft.protocols.agreement_properties import (
     agreement_property,
     decision_metrics,
     first_wrong_decision,

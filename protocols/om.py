@@ -27,12 +27,12 @@ from typing import Any
 
 import attrs
 
-from bft.errors import ConfigError
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.properties import Property, Verdict
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
+from bft.core.errors import ConfigError
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
 
 RETREAT = 0
 MAX_MESSAGES = 2_000_000

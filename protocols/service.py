@@ -6,7 +6,7 @@ metrics and properties, so one scenario (``skype-2007``, ``poison-call``) means
 the same thing whichever protocol serves it. This module holds that common
 part; each protocol supplies only its own server and client logic (the server and
 client machinery the failover-style protocols share, sessions, admission control,
-login and backoff, is in ``protocols.service_nodes``).
+login and backoff, is in ``bft.protocols.service_nodes``).
 
 Theory of operation
 ===================
@@ -27,7 +27,7 @@ protocol's ``environment_defaults``), and ``recover_threshold`` /
 ``recover_within`` (the ``recovers`` property). ``check_service`` refuses a
 rate outside (0, 1] and a capacity of 0.
 
-Requests. A client's requests are ``bft.environment.Operation(client, seq,
+Requests. A client's requests are ``bft.core.environment.Operation(client, seq,
 arg)`` values; ``new_operation`` draws one. Servers run them with
 ``ctx.execute(op)`` (``execute_reply`` wraps it), which costs ``op_cost`` work,
 may overload the server (the engine takes it down for ``down_rounds``) and,
@@ -88,7 +88,7 @@ the client, the round, the server and both values) and ``recovers``
 aggregate, to the end of the run).
 
 The per-round availability series: ``availability_series(record)`` from a run
-record, or ``python -m protocols.service TRACE.jsonl`` from a trace file
+record, or ``python -m bft.protocols.service TRACE.jsonl`` from a trace file
 (``bft run ... --trace FILE``), which prints round, served, unserved,
 availability and servers down.
 
@@ -106,13 +106,13 @@ from typing import Any
 
 import attrs
 
-from bft.environment import Operation, correct_result
-from bft.errors import ConfigError
-from bft.node import Context
-from bft.params import Param
-from bft.properties import Property, Verdict
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
+from bft.core.environment import Operation, correct_result
+from bft.core.errors import ConfigError
+from bft.core.node import Context
+from bft.core.params import Param
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
 
 SERVER, CLIENT = "server", "client"
 TRIGGER_END = "trigger-end"
@@ -549,7 +549,7 @@ class ServiceSpec(ProtocolSpec):
 
 def series_from_trace(path: str | Path) -> list[dict[str, Any]]:
     """Per-round rows (round, served, unserved, availability, servers_down) from a trace file."""
-    from bft.trace import read_trace
+    from bft.core.trace import read_trace
 
     header, events = read_trace(path)
     servers = int(header.get("params", {}).get("n", 0))
@@ -572,12 +572,12 @@ def series_from_trace(path: str | Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m protocols.service TRACE.jsonl``: print the per-round availability series."""
+    """``python -m bft.protocols.service TRACE.jsonl``: print the per-round availability series."""
     from tabulate import tabulate
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m protocols.service TRACE.jsonl", file=sys.stderr)
+        print("usage: python -m bft.protocols.service TRACE.jsonl", file=sys.stderr)
         return 2
     try:
         rows = series_from_trace(args[0])

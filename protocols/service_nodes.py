@@ -1,7 +1,7 @@
 """Server and client machinery shared by the failover-family protocols.
 
-Theory of operation. Every service-family protocol (``protocols.failover``,
-``protocols.gossip_health``) has the same two halves, and this module holds
+Theory of operation. Every service-family protocol (``bft.protocols.failover``,
+``bft.protocols.gossip_health``) has the same two halves, and this module holds
 what they share; each protocol keeps what makes it different.
 
 *Servers* (``ServiceServer``) keep a session table, open sessions at
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.environment import Operation
-from bft.node import Context, Node
-from protocols.service import Busy, ClientMeter, Login, Request, new_operation
+from bft.core.environment import Operation
+from bft.core.node import Context, Node
+from bft.protocols.service import Busy, ClientMeter, Login, Request, new_operation
 
 
 def steady_state_clients(server: int, servers: int, clients: int) -> range:

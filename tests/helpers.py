@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bft import scenario
-from bft.runner import RunResult, run
+from bft.run import scenario
+from bft.run.runner import RunResult, run
 
 ROOT = Path(__file__).resolve().parent.parent
 

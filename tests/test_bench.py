@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft import bench, scenario
+from bft import bench
 from bft.bench import report
 from bft.bench.progress import Progress
 from bft.bench.stats import summarize, t975
@@ -24,7 +24,8 @@ from bft.bench.sweep import (
     split_specs,
 )
 from bft.cli import main
-from bft.errors import ConfigError
+from bft.core.errors import ConfigError
+from bft.run import scenario
 from tests.test_bench_support import coin, coin_scenario  # noqa: F401 - fixture
 
 GENERALS = scenario.load("byzantine-generals")
@@ -338,8 +339,8 @@ def test_cli_table_and_json(capsys) -> None:
 def test_the_headline_sweep_holds_only_registered_names_and_lists_the_rest() -> None:
     import tomllib
 
-    from bft import registry
     from bft.bench import sweep as sweeps
+    from bft.core import registry
 
     data = tomllib.loads((sweeps.SWEEP_DIR / "headline.toml").read_text())
     assert data["skip_unavailable"] is True

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bft import bench, scenario
+from bft import bench
 from bft.bench.sweep import parse_adversary, parse_protocol
 from bft.cli import main
+from bft.run import scenario
 from tests.test_bench_support import coin, coin_scenario  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parent.parent

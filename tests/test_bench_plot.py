@@ -7,10 +7,12 @@ import statistics
 
 import pytest
 
-from bft import bench, plot, scenario
+from bft import bench
 from bft.bench.sweep import parse_adversary, parse_protocol
 from bft.cli import main
-from bft.errors import ConfigError
+from bft.core.errors import ConfigError
+from bft.run import scenario
+from bft.tools import plot
 from tests.test_bench_support import coin, coin_scenario  # noqa: F401 - fixture
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from bft import registry
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.properties import Property, Verdict
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
+from bft.core import registry
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
 
 
 class CoinNode(Node):
@@ -74,6 +74,6 @@ def coin() -> Iterator[str]:
 
 
 def coin_scenario(**params: Any):  # noqa: ANN201
-    from bft.scenario import from_mapping
+    from bft.run.scenario import from_mapping
 
     return from_mapping({"protocol": "coin", "params": {"n": 4, **params}}, "coin-test")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bft import registry
 from bft.cli import main
+from bft.core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft import scenario
-from bft.engine import Engine
-from bft.errors import ConfigError
-from bft.runner import RunResult, run
-from bft.trace import read_trace
-from protocols.dolev_strong import DolevStrong, DolevStrongNode, DSValue
+from bft.core.engine import Engine
+from bft.core.errors import ConfigError
+from bft.core.trace import read_trace
+from bft.protocols.dolev_strong import DolevStrong, DolevStrongNode, DSValue
+from bft.run import scenario
+from bft.run.runner import RunResult, run
 from tests.helpers import run_named
 
 
@@ -156,7 +156,7 @@ class EarlyDolevStrong(DolevStrong):
 def test_the_adversary_breaks_a_protocol_that_stops_one_round_early() -> None:
     # The same random adversary that never breaks Dolev-Strong above breaks it when
     # nodes decide in round t: so the Hypothesis test exercises the t+1 argument.
-    from bft import registry
+    from bft.core import registry
 
     registry.register("protocol", EarlyDolevStrong.name, EarlyDolevStrong)
     try:

@@ -9,8 +9,8 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bft.crypto import Signed
-from bft.encoding import canonical_bytes, canonical_json, dumps, to_plain
+from bft.core.crypto import Signed
+from bft.core.encoding import canonical_bytes, canonical_json, dumps, to_plain
 
 
 @attrs.frozen

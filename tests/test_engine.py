@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bft.crypto import KeyRing, Signed
-from bft.engine import Engine
-from bft.environment import Environment
-from bft.network import Network
-from bft.properties import NO_EXCEPTIONS
-from bft.trace import TraceSink, read_trace
+from bft.core.crypto import KeyRing, Signed
+from bft.core.engine import Engine
+from bft.core.environment import Environment
+from bft.core.network import Network
+from bft.core.properties import NO_EXCEPTIONS
+from bft.core.trace import TraceSink, read_trace
 from tests.toy import Ping, Scripted, Toy
 
 
@@ -269,7 +269,7 @@ def test_a_twin_copy_of_node_code_is_only_for_corrupted_nodes() -> None:
 
 
 def test_identity_memo_computes_once_per_object_and_never_confuses_objects() -> None:
-    from bft.memo import by_identity
+    from bft.core.memo import by_identity
 
     calls: list[tuple[int, ...]] = []
 

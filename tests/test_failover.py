@@ -24,11 +24,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bft import registry
-from bft.adversary import Adversary, SetupControl, TrafficControl
-from bft.environment import Operation, correct_result
-from bft.runner import RunResult
-from protocols.service import Busy, Login, Reply, Request, Welcome, frozen_servers
+from bft.core import registry
+from bft.core.adversary import Adversary, SetupControl, TrafficControl
+from bft.core.environment import Operation, correct_result
+from bft.protocols.service import Busy, Login, Reply, Request, Welcome, frozen_servers
+from bft.run.runner import RunResult
 from tests.helpers import run_named
 
 PROTOCOLS = ("naive-reconnect", "backoff-reconnect")

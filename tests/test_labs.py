@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bft import labs
 from bft.cli import main
+from bft.tools import labs
 
 SOLUTIONS = Path(__file__).parent / "lab_solutions"
 
@@ -128,7 +128,7 @@ def test_search_finds_and_shrinks_a_bug_the_fixed_checks_miss(tmp_path: Path) ->
 def test_deciding_one_round_early_fails_lab3(tmp_path: Path) -> None:
     path = tmp_path / "broadcast.py"
     path.write_text(
-        "from protocols.dolev_strong import DolevStrongNode\n\n\n"
+        "from bft.protocols.dolev_strong import DolevStrongNode\n\n\n"
         "class Broadcaster(DolevStrongNode):\n"
         "    def decision_round(self) -> int:\n"
         "        return max(self.t, 1)\n"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.om import majority, message_count
+from bft.protocols.om import majority, message_count
 from tests.helpers import run_named
 
 
@@ -86,8 +86,8 @@ def test_majority_needs_more_than_half(votes: list[int], expected: int) -> None:
 
 
 def test_messages_from_the_wrong_sender_are_rejected_not_crashing() -> None:
-    from bft.engine import Engine
-    from protocols.om import General, OMMessage, OralMessages
+    from bft.core.engine import Engine
+    from bft.protocols.om import General, OMMessage, OralMessages
 
     spec = OralMessages()
     params = {"n": 4, "m": 1, "commander": 0, "value": 1}

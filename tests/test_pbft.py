@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft.crypto import Signed
-from bft.engine import Engine
-from bft.environment import Operation
-from bft.errors import ConfigError
-from protocols.pbft.certificates import new_view_plan
-from protocols.pbft.messages import (
+from bft.core.crypto import Signed
+from bft.core.engine import Engine
+from bft.core.environment import Operation
+from bft.core.errors import ConfigError
+from bft.protocols.pbft.certificates import new_view_plan
+from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,
@@ -28,9 +28,9 @@ from protocols.pbft.messages import (
     ViewChange,
     request_digest,
 )
-from protocols.pbft.properties import message_formula
-from protocols.pbft.replica import Replica
-from protocols.pbft.spec import PBFT
+from bft.protocols.pbft.properties import message_formula
+from bft.protocols.pbft.replica import Replica
+from bft.protocols.pbft.spec import PBFT
 from tests.helpers import digest_in_fresh_process, run_named
 
 IDEAL = {"signatures": "ideal"}
@@ -248,7 +248,7 @@ def test_new_view_reissues_the_highest_view_certificate_and_fills_gaps_with_null
 
 
 def _defaults() -> dict[str, object]:
-    from bft.params import resolve
+    from bft.core.params import resolve
 
     spec = PBFT()
     return resolve("pbft", spec.params, {})

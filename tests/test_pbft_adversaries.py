@@ -13,7 +13,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bft.runner import RunResult
+from bft.run.runner import RunResult
 from tests.helpers import run_named
 
 NETWORK_FAULTS = ["delay:rate=0.3,rounds=2", "drop:rate=0.2,until=30"]

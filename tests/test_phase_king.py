@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft import scenario
-from bft.engine import Engine
-from bft.errors import ConfigError
-from bft.runner import RunResult, run
-from bft.trace import read_trace
-from protocols.phase_king import King, PhaseKing, PhaseKingNode, Vote
+from bft.core.engine import Engine
+from bft.core.errors import ConfigError
+from bft.core.trace import read_trace
+from bft.protocols.phase_king import King, PhaseKing, PhaseKingNode, Vote
+from bft.run import scenario
+from bft.run.runner import RunResult, run
 from tests.helpers import run_named
 
 

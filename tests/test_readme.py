@@ -25,7 +25,7 @@ def test_the_python_example_in_the_readme_runs_and_passes(tmp_path: Path) -> Non
 
 
 def test_every_bft_command_in_the_example_session_parses() -> None:
-    parser = build_parser()
+    parser, _ = build_parser()
     commands = re.findall(r"^\$ bft (.*?)(?:\s+#.*)?$", README, flags=re.M)
     assert len(commands) >= 10
     for command in commands:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from bft import scenario
 from bft.cli import main
-from bft.runner import run
+from bft.run import scenario
+from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bft import scenario
 from bft.cli import main
-from bft.search import Searcher, search
-from bft.strategies import Schedule
+from bft.run import scenario
+from bft.search.driver import Searcher, search
+from bft.search.schedule import Schedule
 
 CI_BUDGET = 200
 BASE = scenario.load("byzantine-generals")

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from bft import cli
-from bft.environment import Operation, correct_result
-from bft.network import Network
-from bft.record import Event, RunRecord
-from protocols.service import (
+from bft.core.environment import Operation, correct_result
+from bft.core.network import Network
+from bft.core.record import Event, RunRecord
+from bft.protocols.service import (
     SERVICE_PARAMS,
     ClientMeter,
     availability_series,
@@ -21,7 +21,7 @@ from protocols.service import (
     service_properties,
     service_roles,
 )
-from protocols.service import main as series_main
+from bft.protocols.service import main as series_main
 from tests.helpers import run_named
 
 DEFAULTS = {p.name: p.default for p in SERVICE_PARAMS}

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bft import registry, runner, scenario
 from bft.cli import main
-from bft.errors import ConfigError
-from bft.runner import RunResult
-from bft.show import load, make_view, render_html, render_text
+from bft.core import registry
+from bft.core.errors import ConfigError
+from bft.run import runner, scenario
+from bft.run.runner import RunResult
+from bft.tools.show import load, make_view, render_html, render_text
 
 WIDTH = 100
 

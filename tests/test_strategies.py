@@ -10,19 +10,18 @@ import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from bft.errors import ConfigError
-from bft.network import Network
-from bft.search import one_minimal, run_schedule
-from bft.strategies import (
+from bft.core.errors import ConfigError
+from bft.core.network import Network
+from bft.search.driver import one_minimal, run_schedule
+from bft.search.schedule import (
     BYZANTINE_KINDS,
     NETWORK_KINDS,
     PROCESS_KINDS,
     Action,
     FaultModel,
     Schedule,
-    schedules,
-    schedules_for,
 )
+from bft.search.strategies import schedules, schedules_for
 
 NETWORKS = st.one_of(
     st.just(Network()),

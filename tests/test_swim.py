@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bft.errors import ConfigError
-from protocols.swim.analysis import first_detections
-from protocols.swim.config import SwimConfig
-from protocols.swim.member import ALIVE, DEAD, SUSPECT, SwimMember
-from protocols.swim.messages import Ack, Alive, Dead, Ping, PingReq, Suspect
+from bft.core.errors import ConfigError
+from bft.protocols.swim.analysis import first_detections
+from bft.protocols.swim.config import SwimConfig
+from bft.protocols.swim.member import ALIVE, DEAD, SUSPECT, SwimMember
+from bft.protocols.swim.messages import Ack, Alive, Dead, Ping, PingReq, Suspect
 from tests.helpers import run_named
 
 E_RATIO = math.e / (math.e - 1)  # expected periods to first detection, uniform targets

@@ -6,12 +6,12 @@ from typing import Any
 
 import attrs
 
-from bft.adversary import Adversary, RoundControl, SetupControl, TrafficControl
-from bft.environment import Operation
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.properties import Property, Verdict
-from bft.protocol import Params, ProtocolSpec
+from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
+from bft.core.environment import Operation
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params, ProtocolSpec
 
 
 @attrs.frozen

@@ -41,14 +41,14 @@ from typing import Any
 
 import attrs
 
-from bft import runner
 from bft.bench.progress import Progress
 from bft.bench.stats import Summary, summarize
 from bft.bench.store import Store, code_version, source_digest
 from bft.bench.sweep import Cell, Sweep
-from bft.encoding import to_plain
-from bft.errors import ConfigError
-from bft.scenario import Scenario
+from bft.core.encoding import to_plain
+from bft.core.errors import ConfigError
+from bft.run import runner
+from bft.run.scenario import Scenario
 
 Task = tuple[int, Scenario]
 Row = dict[str, Any]

@@ -18,7 +18,7 @@ from typing import Any
 from tabulate import tabulate
 
 from bft.bench.execute import CellResult, SweepResult
-from bft.errors import ConfigError
+from bft.core.errors import ConfigError
 
 FORMATS = ("table", "csv", "json", "markdown")
 #: Engine-level metrics every protocol reports; shown only when asked for (or no others exist).

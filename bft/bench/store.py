@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import bft
-from bft.errors import ConfigError
+from bft.core.errors import ConfigError
 
 SCHEMA_VERSION = "1"
-SOURCE_PACKAGES = ("bft", "protocols", "adversaries")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,19 +55,20 @@ CREATE TABLE IF NOT EXISTS runs (
 
 @functools.cache
 def source_digest() -> str:
-    """A digest of the Python sources that determine a run's result."""
+    """A digest of the Python sources that determine a run's result (the ``bft`` package,
+    built-in protocols and adversaries included; in a checkout they are reached through
+    links, which ``os.walk`` follows)."""
     h = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
-        try:
-            module = importlib.import_module(package)
-        except ImportError:
-            continue
-        root = Path(module.__file__ or "").parent
-        for path in sorted(root.rglob("*.py")):
-            h.update(path.relative_to(root.parent).as_posix().encode())
-            h.update(b"\0")
-            h.update(path.read_bytes())
-            h.update(b"\0")
+    root = Path(bft.__file__).parent
+    files = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        files.extend(Path(folder) / name for name in names if name.endswith(".py"))
+    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+        h.update(path.relative_to(root.parent).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
     return h.hexdigest()[:16]
 
 

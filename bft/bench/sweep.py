@@ -61,14 +61,16 @@ from typing import Any
 
 import attrs
 
-from bft import registry, runner
-from bft import scenario as scenarios
-from bft.encoding import to_plain
-from bft.errors import ConfigError, choices, unknown
-from bft.params import parse_named, split_top
-from bft.scenario import AdversaryConfig, Scenario
+from bft.core import registry
+from bft.core.encoding import to_plain
+from bft.core.errors import ConfigError, choices, unknown
+from bft.core.params import parse_named, split_top
+from bft.run import runner
+from bft.run import scenario as scenarios
+from bft.run.data import data_dir
+from bft.run.scenario import AdversaryConfig, Scenario
 
-SWEEP_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "sweeps"
+SWEEP_DIR = data_dir("sweeps")
 DEFAULT_SEEDS = 5
 MAX_RUNS = 1_000_000
 SWEEP_FIELDS = (
@@ -149,7 +151,7 @@ class Sweep:
         return len(self.protocols) * len(self.adversaries) * len(self.seeds)
 
     def cells(self) -> list[Cell]:
-        """Every cell, each validated with ``bft.runner.prepare`` before anything runs."""
+        """Every cell, each validated with ``bft.run.runner.prepare`` before anything runs."""
         out = []
         for p in self.protocols:
             for a in self.adversaries:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from bft.node import Context, Node
-from bft.protocol import Params
-from protocols.failover import NaiveReconnect
-from protocols.failover.client import FailoverClient
+from bft.core.node import Context, Node
+from bft.core.protocol import Params
+from bft.protocols.failover import NaiveReconnect
+from bft.protocols.failover.client import FailoverClient
 
 Policy = Callable[[int, bool, random.Random], int]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from bft.node import Context, Inbox, Node
+from bft.core.node import Context, Inbox, Node
 
 RETREAT = 0  # the default order, used when there is no majority
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bft.crypto import Signed  # noqa: F401 - the type of every layer of a chain
-from bft.node import Context, Inbox, Node
-from protocols.dolev_strong import DSValue, chain_signers  # noqa: F401 - message helpers
+from bft.core.crypto import Signed  # noqa: F401 - the type of every layer of a chain
+from bft.core.node import Context, Inbox, Node
+from bft.protocols.dolev_strong import DSValue, chain_signers  # noqa: F401 - message helpers
 
 DEFAULT = 0  # the decision when the sender is caught signing two values (or none)
 

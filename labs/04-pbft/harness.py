@@ -17,10 +17,10 @@ from types import ModuleType
 
 import attrs
 
-from bft.node import Context, Node
-from bft.protocol import Params
-from protocols.pbft import PBFT
-from protocols.pbft.replica import Replica, Slot
+from bft.core.node import Context, Node
+from bft.core.protocol import Params
+from bft.protocols.pbft import PBFT
+from bft.protocols.pbft.replica import Replica, Slot
 
 
 @attrs.frozen

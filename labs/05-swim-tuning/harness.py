@@ -13,11 +13,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from bft.errors import BftError
-from bft.params import Param, resolve
-from bft.protocol import Params
-from protocols.swim import Swim
-from protocols.swim.config import DETECTOR_PARAMS, SwimConfig
+from bft.core.errors import BftError
+from bft.core.params import Param, resolve
+from bft.core.protocol import Params
+from bft.protocols.swim import Swim
+from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig
 
 
 def make_protocol(module: ModuleType) -> type[Swim]:

@@ -16,7 +16,7 @@ An adversary acts through control objects (see ``bft/adversary.py``):
                       signs as a corrupted node (and only as one); ctl.round
                       is the round the envelopes were sent in.
 
-Useful: ``DSValue`` and ``chain_signers`` from ``protocols.dolev_strong``.
+Useful: ``DSValue`` and ``chain_signers`` from ``bft.protocols.dolev_strong``.
 Run ``bft lab grade 6`` to grade this file.
 """
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.adversary import Adversary, SetupControl, TrafficControl
-from protocols.dolev_strong import DSValue, chain_signers  # noqa: F401 - message helpers
+from bft.core.adversary import Adversary, SetupControl, TrafficControl
+from bft.protocols.dolev_strong import DSValue, chain_signers  # noqa: F401 - message helpers
 
 
 class Attack(Adversary):

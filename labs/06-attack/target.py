@@ -9,7 +9,7 @@ still any t < n corrupted nodes." The spec below claims exactly that bound
 
 from __future__ import annotations
 
-from protocols.dolev_strong import DolevStrong, DolevStrongNode
+from bft.protocols.dolev_strong import DolevStrong, DolevStrongNode
 
 
 class FastNode(DolevStrongNode):

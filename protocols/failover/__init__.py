@@ -7,9 +7,9 @@
   jitter before each reconnect, and servers with admission control that answer
   work beyond their capacity with a cheap ``Busy``.
 
-The workload, metrics and properties are the shared ones of ``protocols.service``.
+The workload, metrics and properties are the shared ones of ``bft.protocols.service``.
 """
 
-from protocols.failover.spec import BackoffReconnect, NaiveReconnect
+from bft.protocols.failover.spec import BackoffReconnect, NaiveReconnect
 
 __all__ = ["BackoffReconnect", "NaiveReconnect"]

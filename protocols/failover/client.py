@@ -25,16 +25,16 @@ it reconnects is the protocol:
 Replies from a server other than the current one are stale (an old server
 answering late) and ignored. Logging in, the backoff sleep, issuing requests
 and availability accounting are the shared ``ServiceClient``
-(``protocols.service_nodes``).
+(``bft.protocols.service_nodes``).
 """
 
 from __future__ import annotations
 
 from math import gcd
 
-from bft.node import Context, Inbox
-from protocols.service import Busy, Reply, Welcome
-from protocols.service_nodes import ServiceClient
+from bft.core.node import Context, Inbox
+from bft.protocols.service import Busy, Reply, Welcome
+from bft.protocols.service_nodes import ServiceClient
 
 
 class FailoverClient(ServiceClient):

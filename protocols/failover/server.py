@@ -21,14 +21,14 @@ is free in the environment model, so such a server never exceeds its capacity
 and never goes down from overload. The cost of one operation is learnt from
 the server's own load (it starts from 1 unit, the environment's default).
 Validation, admission and the steady-state sessions are the shared
-``ServiceServer`` (``protocols.service_nodes``).
+``ServiceServer`` (``bft.protocols.service_nodes``).
 """
 
 from __future__ import annotations
 
-from bft.node import Context, Inbox
-from protocols.service import Reply, Welcome
-from protocols.service_nodes import ServiceServer
+from bft.core.node import Context, Inbox
+from bft.protocols.service import Reply, Welcome
+from bft.protocols.service_nodes import ServiceServer
 
 
 class FailoverServer(ServiceServer):

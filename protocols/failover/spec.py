@@ -14,13 +14,13 @@ control keeps servers up while they refuse the excess.
 
 from __future__ import annotations
 
-from bft.errors import ConfigError
-from bft.node import Node
-from bft.params import Param
-from bft.protocol import Params
-from protocols.failover.client import FailoverClient
-from protocols.failover.server import FailoverServer
-from protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission
+from bft.core.errors import ConfigError
+from bft.core.node import Node
+from bft.core.params import Param
+from bft.core.protocol import Params
+from bft.protocols.failover.client import FailoverClient
+from bft.protocols.failover.server import FailoverServer
+from bft.protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission
 
 CACHE = Param("cache", "int", 0, "server addresses a client caches (0: all servers)", min=0)
 

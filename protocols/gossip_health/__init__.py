@@ -1,9 +1,9 @@
-"""``gossip-health``: failover built on the SWIM detector (``protocols.swim``).
+"""``gossip-health``: failover built on the SWIM detector (``bft.protocols.swim``).
 
 Modules: ``messages``, ``server`` (SWIM, sessions, admission, crash attribution
 and quarantine), ``client`` (view-guided failover with backoff), ``spec``.
 """
 
-from protocols.gossip_health.spec import GossipHealth
+from bft.protocols.gossip_health.spec import GossipHealth
 
 __all__ = ["GossipHealth"]

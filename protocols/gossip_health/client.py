@@ -22,10 +22,10 @@ wait goes on, unserved, until a later request is answered).
 
 from __future__ import annotations
 
-from bft.node import Context, Inbox
-from protocols.gossip_health.messages import HealthReply, HealthWelcome, Quarantined
-from protocols.service import Busy
-from protocols.service_nodes import ServiceClient
+from bft.core.node import Context, Inbox
+from bft.protocols.gossip_health.messages import HealthReply, HealthWelcome, Quarantined
+from bft.protocols.service import Busy
+from bft.protocols.service_nodes import ServiceClient
 
 
 class HealthClient(ServiceClient):

@@ -2,7 +2,7 @@
 
 Theory of operation.
 
-*Health checks.* Servers run the SWIM detector (``protocols.swim.member``)
+*Health checks.* Servers run the SWIM detector (``bft.protocols.swim.member``)
 among themselves. Every answer to a client carries the server's view: the
 servers it holds alive (suspects and dead ones left out), as a bitmask.
 
@@ -41,10 +41,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from bft.encoding import canonical_bytes
-from bft.environment import Operation
-from bft.node import Context, Inbox
-from protocols.gossip_health.messages import (
+from bft.core.encoding import canonical_bytes
+from bft.core.environment import Operation
+from bft.core.node import Context, Inbox
+from bft.protocols.gossip_health.messages import (
     Correlation,
     HealthReply,
     HealthWelcome,
@@ -53,8 +53,8 @@ from protocols.gossip_health.messages import (
     Watch,
     WatchAck,
 )
-from protocols.service_nodes import ServiceServer
-from protocols.swim.member import ALIVE, SwimMember
+from bft.protocols.service_nodes import ServiceServer
+from bft.protocols.swim.member import ALIVE, SwimMember
 
 
 def fingerprint(op: Operation) -> int:

@@ -2,26 +2,26 @@
 
 ``n`` counts servers (ids 0..n-1), ``clients`` the clients (ids n..n+C-1), as
 for the whole failover family; metrics and properties are the family's
-(``protocols.service``) plus the detector's among the servers
+(``bft.protocols.service``) plus the detector's among the servers
 (``completeness``, and ``servers_declared_dead``...). Defaults: the detector
-runs with period 6 and the memberlist-style defaults of ``protocols.swim``.
+runs with period 6 and the memberlist-style defaults of ``bft.protocols.swim``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bft.node import Node
-from bft.params import Param
-from bft.properties import Property
-from bft.protocol import Params
-from bft.record import RunRecord
-from protocols.gossip_health.client import HealthClient
-from protocols.gossip_health.server import HealthServer
-from protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission, server_ids
-from protocols.swim.analysis import completeness, detector_metrics
-from protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
-from protocols.swim.member import SwimMember
+from bft.core.node import Node
+from bft.core.params import Param
+from bft.core.properties import Property
+from bft.core.protocol import Params
+from bft.core.record import RunRecord
+from bft.protocols.gossip_health.client import HealthClient
+from bft.protocols.gossip_health.server import HealthServer
+from bft.protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission, server_ids
+from bft.protocols.swim.analysis import completeness, detector_metrics
+from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
+from bft.protocols.swim.member import SwimMember
 
 HEALTH_PARAMS = (
     Param("base", "float", 1.0, "client backoff base in rounds", min=0.0),

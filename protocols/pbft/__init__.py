@@ -7,6 +7,6 @@ checkpoints), ``viewchange`` (timers, VIEW-CHANGE, NEW-VIEW), ``client``,
 metrics) and ``spec`` (the plug-in).
 """
 
-from protocols.pbft.spec import PBFT
+from bft.protocols.pbft.spec import PBFT
 
 __all__ = ["PBFT"]

@@ -33,9 +33,9 @@ from typing import Any
 
 import attrs
 
-from bft.crypto import Signed
-from bft.environment import Operation
-from protocols.pbft.messages import (
+from bft.core.crypto import Signed
+from bft.core.environment import Operation
+from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Prepare,

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bft.crypto import Signed
-from bft.node import Context
-from protocols.pbft.certificates import checkpoint_problem
-from protocols.pbft.messages import Checkpoint
+from bft.core.crypto import Signed
+from bft.core.node import Context
+from bft.protocols.pbft.certificates import checkpoint_problem
+from bft.protocols.pbft.messages import Checkpoint
 
 if TYPE_CHECKING:
-    from protocols.pbft.replica import Replica
+    from bft.protocols.pbft.replica import Replica
 
 
 class Checkpointer:

@@ -14,17 +14,17 @@ it multicasts the request to every replica, and again every ``timeout`` rounds.
 
 An idle client issues its next request with probability ``rate`` per round
 (1: at once, a closed loop), until it has issued ``requests`` (0: no limit).
-The shared ``ClientMeter`` (``protocols.service``) turns waits into served and
+The shared ``ClientMeter`` (``bft.protocols.service``) turns waits into served and
 unserved client-rounds for the availability metrics; the outputs ``submit`` and
 ``accept`` feed the PBFT properties (validity, liveness-after-gst).
 """
 
 from __future__ import annotations
 
-from bft.crypto import Signed
-from bft.node import Context, Inbox, Node
-from protocols.pbft.messages import Reply, Request, is_int, op_label
-from protocols.service import ClientMeter, new_operation
+from bft.core.crypto import Signed
+from bft.core.node import Context, Inbox, Node
+from bft.protocols.pbft.messages import Reply, Request, is_int, op_label
+from bft.protocols.service import ClientMeter, new_operation
 
 
 class Client(Node):

@@ -1,6 +1,6 @@
 """PBFT messages (Castro and Liskov, OSDI 1999), as frozen values.
 
-Every replica-to-replica message travels signed: a ``bft.crypto.Signed`` whose
+Every replica-to-replica message travels signed: a ``bft.core.crypto.Signed`` whose
 payload is one of the classes below, so the message kind counted in the trace
 is the payload's ``KIND``. Clients sign their ``Request``. A ``Reply`` goes
 unsigned on the authenticated point-to-point channel (the paper's MAC), since
@@ -26,10 +26,10 @@ from typing import Any
 
 import attrs
 
-from bft.crypto import Signed
-from bft.encoding import canonical_bytes
-from bft.environment import Operation
-from bft.memo import by_identity
+from bft.core.crypto import Signed
+from bft.core.encoding import canonical_bytes
+from bft.core.environment import Operation
+from bft.core.memo import by_identity
 
 DIGEST_SIZE = 16
 NULL_DIGEST = b"\x00" * DIGEST_SIZE  # the digest of the null request that fills gaps

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bft.properties import Property, Verdict
-from bft.protocol import Params
-from bft.record import Output, RunRecord
-from protocols.service import service_metrics, service_properties
+from bft.core.properties import Property, Verdict
+from bft.core.protocol import Params
+from bft.core.record import Output, RunRecord
+from bft.protocols.service import service_metrics, service_properties
 
 NORMAL_CASE_HOPS = 5
 

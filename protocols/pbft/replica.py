@@ -47,15 +47,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.crypto import Signed
-from bft.node import Context, Inbox, Node
-from protocols.pbft.certificates import (
+from bft.core.crypto import Signed
+from bft.core.node import Context, Inbox, Node
+from bft.protocols.pbft.certificates import (
     Config,
     pre_prepare_problem,
     request_problem,
 )
-from protocols.pbft.checkpoints import Checkpointer
-from protocols.pbft.messages import (
+from bft.protocols.pbft.checkpoints import Checkpointer
+from bft.protocols.pbft.messages import (
     DIGEST_SIZE,
     GENESIS,
     Checkpoint,
@@ -74,8 +74,8 @@ from protocols.pbft.messages import (
     request_digest,
     request_label,
 )
-from protocols.pbft.status import Retransmitter
-from protocols.pbft.viewchange import ViewChanger
+from bft.protocols.pbft.status import Retransmitter
+from bft.protocols.pbft.viewchange import ViewChanger
 
 _NO_SLOTS: dict[int, Slot] = {}  # the slots of a view with none yet (never written to)
 

@@ -7,7 +7,7 @@ floor((n-1)/3). A configuration with n < 3f+1 is refused unless
 The service-family parameters (``clients``, ``rate``, ``timeout``,
 ``capacity``, ``down_rounds``, ``login_cost``, ``variants``, ``freeze_rounds``,
 ``recover_threshold``, ``recover_within``) mean what they mean in
-``protocols.service``, so ``skype-2007`` and ``poison-call`` run unchanged
+``bft.protocols.service``, so ``skype-2007`` and ``poison-call`` run unchanged
 with ``--protocol pbft`` (``login_cost`` is accepted but unused: PBFT has no
 sessions).
 """
@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.errors import ConfigError
-from bft.node import Node
-from bft.params import Param
-from bft.properties import Property
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
-from protocols.pbft.certificates import Config
-from protocols.pbft.client import Client
-from protocols.pbft.properties import faults, pbft_metrics, pbft_properties
-from protocols.pbft.replica import Replica
-from protocols.service import check_service, service_environment
+from bft.core.errors import ConfigError
+from bft.core.node import Node
+from bft.core.params import Param
+from bft.core.properties import Property
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
+from bft.protocols.pbft.certificates import Config
+from bft.protocols.pbft.client import Client
+from bft.protocols.pbft.properties import faults, pbft_metrics, pbft_properties
+from bft.protocols.pbft.replica import Replica
+from bft.protocols.service import check_service, service_environment
 
 REPLICA, CLIENT = "replica", "client"
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bft.crypto import Signed
-from bft.node import Context
-from protocols.pbft.messages import Status, is_int
+from bft.core.crypto import Signed
+from bft.core.node import Context
+from bft.protocols.pbft.messages import Status, is_int
 
 if TYPE_CHECKING:
-    from protocols.pbft.replica import Replica
+    from bft.protocols.pbft.replica import Replica
 
 
 class Retransmitter:

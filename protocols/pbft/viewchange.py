@@ -35,18 +35,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bft.crypto import Signed
-from bft.node import Context
-from protocols.pbft.certificates import (
+from bft.core.crypto import Signed
+from bft.core.node import Context
+from bft.protocols.pbft.certificates import (
     Plan,
     new_view_plan,
     pre_prepare_problem,
     view_change_problem,
 )
-from protocols.pbft.messages import NewView, PrePrepare, ViewChange, is_int
+from bft.protocols.pbft.messages import NewView, PrePrepare, ViewChange, is_int
 
 if TYPE_CHECKING:
-    from protocols.pbft.replica import Replica
+    from bft.protocols.pbft.replica import Replica
 
 
 class ViewChanger:

@@ -6,6 +6,6 @@ protocols), ``analysis`` (properties and metrics), ``spec`` (the ``swim``
 protocol plug-in).
 """
 
-from protocols.swim.spec import Swim
+from bft.protocols.swim.spec import Swim
 
 __all__ = ["Swim"]

@@ -13,9 +13,9 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from bft.properties import Property, Verdict, describe_nodes
-from bft.record import RunRecord
-from protocols.swim.config import SwimConfig
+from bft.core.properties import Property, Verdict, describe_nodes
+from bft.core.record import RunRecord
+from bft.protocols.swim.config import SwimConfig
 
 DOWN_KINDS = ("crash", "freeze", "overload", "bug")
 SWIM_KINDS = ("ping", "ping-req", "ack", "nack")

@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from bft.errors import ConfigError
-from bft.params import Param
+from bft.core.errors import ConfigError
+from bft.core.params import Param
 
 TARGET_MODES = ("round-robin", "random")
 

@@ -50,10 +50,10 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from bft.node import Context
-from protocols.swim.config import SwimConfig
-from protocols.swim.gossip import GossipQueue
-from protocols.swim.messages import Ack, Alive, Dead, Nack, Ping, PingReq, Suspect
+from bft.core.node import Context
+from bft.protocols.swim.config import SwimConfig
+from bft.protocols.swim.gossip import GossipQueue
+from bft.protocols.swim.messages import Ack, Alive, Dead, Nack, Ping, PingReq, Suspect
 
 ALIVE, SUSPECT, DEAD = 0, 1, 2
 STATUS_NAMES = ("alive", "suspect", "dead")

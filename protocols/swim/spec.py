@@ -1,21 +1,21 @@
 """The ``swim`` protocol: the SWIM failure detector run on its own.
 
-Every node is a member; ``n`` counts members. See ``protocols.swim.member`` for
-the theory of operation and ``protocols.swim.analysis`` for what is measured.
+Every node is a member; ``n`` counts members. See ``bft.protocols.swim.member`` for
+the theory of operation and ``bft.protocols.swim.analysis`` for what is measured.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bft.node import Context, Inbox, Node
-from bft.params import Param
-from bft.properties import Property
-from bft.protocol import Params, ProtocolSpec
-from bft.record import RunRecord
-from protocols.swim.analysis import detector_metrics, detector_properties
-from protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
-from protocols.swim.member import SwimMember
+from bft.core.node import Context, Inbox, Node
+from bft.core.params import Param
+from bft.core.properties import Property
+from bft.core.protocol import Params, ProtocolSpec
+from bft.core.record import RunRecord
+from bft.protocols.swim.analysis import detector_metrics, detector_properties
+from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
+from bft.protocols.swim.member import SwimMember
 
 
 class Member(Node):

@@ -1,7 +1,7 @@
 """Planted-bug variants of the protocols: the search must find each of them.
 
 Each variant is a subclass of a real protocol with one deliberate mistake,
-registered in-process under its own name (``bft.registry.register``), so the
+registered in-process under its own name (``bft.core.registry.register``), so the
 real protocols stay untouched. ``PLANTED`` lists them with the scenario they
 run in, the property the bug breaks, and the fault budget within the
 protocol's own bound (a planted bug must be found *without* exceeding it).
@@ -14,17 +14,18 @@ from typing import Any
 
 import attrs
 
-from bft import registry, runner, scenario
-from bft.node import Node
-from bft.scenario import Scenario
-from bft.search import Searcher
-from protocols.om import General, OralMessages
-from protocols.pbft import PBFT
-from protocols.pbft.client import Client
-from protocols.pbft.messages import Commit
-from protocols.pbft.replica import Replica
-from protocols.swim import Swim
-from protocols.swim.config import SwimConfig
+from bft.core import registry
+from bft.core.node import Node
+from bft.protocols.om import General, OralMessages
+from bft.protocols.pbft import PBFT
+from bft.protocols.pbft.client import Client
+from bft.protocols.pbft.messages import Commit
+from bft.protocols.pbft.replica import Replica
+from bft.protocols.swim import Swim
+from bft.protocols.swim.config import SwimConfig
+from bft.run import runner, scenario
+from bft.run.scenario import Scenario
+from bft.search.driver import Searcher
 
 
 @attrs.frozen

@@ -35,7 +35,7 @@ def test_correct_pbft_survives_the_same_search(bug: Planted) -> None:
 @pytest.mark.parametrize("bug", BUGS, ids=lambda b: b.name)
 def test_without_faults_the_planted_variant_commits_what_pbft_commits(bug: Planted) -> None:
     # the variants copy or wrap PBFT code; fault-free they must agree with it
-    from bft.runner import run
+    from bft.run.runner import run
     from tests.quality.planted import scenario_for
 
     def log(protocol: str) -> list[tuple[int, int, str, str]]:

@@ -14,8 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from bft import scenario  # noqa: E402
-from bft.search import Searcher  # noqa: E402
+from bft.run import scenario  # noqa: E402
+from bft.search.driver import Searcher  # noqa: E402
 from tests.quality.planted import PLANTED, register_all, searcher_for  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from protocols.om import General as ProjectGeneral
+from bft.protocols.om import General as ProjectGeneral
 
 
 class General(ProjectGeneral):

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from protocols.dolev_strong import DolevStrongNode as Broadcaster
+from bft.protocols.dolev_strong import DolevStrongNode as Broadcaster
 
 __all__ = ["Broadcaster"]

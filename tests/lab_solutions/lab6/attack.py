@@ -9,8 +9,8 @@ and decides the default 0 while every other honest node decides 1.
 
 from __future__ import annotations
 
-from bft.adversary import Adversary, SetupControl, TrafficControl
-from protocols.dolev_strong import DSValue
+from bft.core.adversary import Adversary, SetupControl, TrafficControl
+from bft.protocols.dolev_strong import DSValue
 
 
 class Attack(Adversary):

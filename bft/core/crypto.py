@@ -1,0 +1,155 @@
+"""Authentication: per-node Ed25519 keys, or an ideal signature functionality.
+
+Theory of operation. Each node's private key is derived from the run's seed
+(``sha256("bft-key", seed, node)`` is the 32-byte Ed25519 seed), so a run is
+reproducible and keys differ between runs. A signature covers the canonical
+bytes of the payload (``bft.core.encoding``). Honest nodes sign through their
+context, which only ever holds their own key; the adversary signs through its
+control object, which refuses any node it did not corrupt. Nobody else can
+produce a valid signature: a forger can only copy or invent bytes, and
+verification rejects them.
+
+Verification is cached per run by (signer, payload bytes, signature), so a
+message multicast to n replicas costs one Ed25519 verification, not n. A second,
+identity-keyed cache remembers the verdict for the very ``Signed`` object (kept
+alive by the cache, so its id is never reused): the recipients of a multicast
+share one object, and messages are immutable values, so they skip even the
+canonical encoding. ``sign`` remembers the bytes it signed for the object it
+returns, so the first verification of that object does not encode it again
+(the payload is an immutable value: its bytes cannot have changed).
+
+``ideal`` mode replaces Ed25519 by an unforgeable functionality kept by the
+engine: ``sign`` records (signer, payload bytes) and returns a token;
+``verify`` accepts exactly the recorded pairs. Protocol behaviour is the same
+(every check a node makes gets the same answer); only the cost differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from bft.core.encoding import canonical_bytes
+from bft.core.errors import ConfigError
+
+MODES = ("real", "ideal")
+# signed messages whose bytes are kept for their first verification (late votes, never
+# verified, would otherwise stay alive for the whole run)
+_REMEMBER_SIGNED = 65536
+
+
+@attrs.frozen
+class Signed:
+    """A payload with its signer's signature. Itself a message value."""
+
+    signer: int
+    payload: Any
+    signature: bytes
+
+    KIND = "signed"
+
+
+class KeyRing:
+    """All nodes' keys for one run; the engine holds it, nodes never see it."""
+
+    def __init__(self, seed: int, n: int, mode: str = "real") -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown signature mode {mode!r}; available: 'ideal', 'real'")
+        self.mode = mode
+        self.n = n
+        self._seed = seed
+        self._private: dict[int, Ed25519PrivateKey] = {}
+        self._public: dict[int, Ed25519PublicKey] = {}
+        self._verified: dict[tuple[int, bytes, bytes], bool] = {}
+        # id -> the very Signed object already verified (kept alive: ids are not reused)
+        self._valid: dict[int, Signed] = {}
+        self._invalid: dict[int, Signed] = {}
+        self._issued: set[tuple[int, bytes]] = set()
+        # id -> (Signed, its payload's bytes) for messages signed and not yet verified
+        self._signed_bytes: dict[int, tuple[Signed, bytes]] = {}
+        self.signatures = 0
+        self.verifications = 0
+
+    def _private_key(self, node: int) -> Ed25519PrivateKey:
+        key = self._private.get(node)
+        if key is None:
+            material = hashlib.sha256(f"bft-key:{self._seed}:{node}".encode()).digest()
+            key = Ed25519PrivateKey.from_private_bytes(material)
+            self._private[node] = key
+        return key
+
+    def public_key(self, node: int) -> Ed25519PublicKey:
+        key = self._public.get(node)
+        if key is None:
+            key = self._private_key(node).public_key()
+            self._public[node] = key
+        return key
+
+    def sign(self, node: int, payload: Any) -> Signed:
+        """Sign ``payload`` as ``node``. Callers must already hold ``node``'s key."""
+        data = canonical_bytes(payload)
+        self.signatures += 1
+        if self.mode == "ideal":
+            self._issued.add((node, data))
+            token = hashlib.blake2b(data, digest_size=8, key=node.to_bytes(8, "big")).digest()
+            signed = Signed(node, payload, token)
+        else:
+            signed = Signed(node, payload, self._private_key(node).sign(data))
+        remembered = self._signed_bytes
+        if len(remembered) >= _REMEMBER_SIGNED:
+            remembered.clear()  # only a shortcut: a forgotten message is encoded again
+        remembered[id(signed)] = (signed, data)
+        return signed
+
+    def verify(self, signed: Any, signer: int | None = None) -> bool:
+        """True when ``signed`` is a valid signature (by ``signer`` if given)."""
+        if self._valid.get(id(signed)) is signed:  # the common case: a multicast's 2nd+ copy
+            return signer is None or signed.signer == signer
+        if self._invalid.get(id(signed)) is signed:
+            return False
+        if not isinstance(signed, Signed):
+            return False
+        if signer is not None and signed.signer != signer:
+            return False
+        ok = self._verify_new(signed)
+        (self._valid if ok else self._invalid)[id(signed)] = signed
+        return ok
+
+    def _verify_new(self, signed: Signed) -> bool:
+        node = signed.signer
+        if not isinstance(node, int) or not 0 <= node < self.n:
+            return False
+        if not isinstance(signed.signature, bytes):
+            return False
+        encoded = self._signed_bytes.pop(id(signed), None)
+        if encoded is not None and encoded[0] is signed:
+            data = encoded[1]  # the very object sign() made: its payload's bytes are known
+        else:
+            try:
+                data = canonical_bytes(signed.payload)
+            except TypeError:
+                return False
+        key = (node, data, signed.signature)
+        cached = self._verified.get(key)
+        if cached is not None:
+            return cached
+        self.verifications += 1
+        if self.mode == "ideal":
+            ok = (node, data) in self._issued and signed.signature == hashlib.blake2b(
+                data, digest_size=8, key=node.to_bytes(8, "big")
+            ).digest()
+        else:
+            try:
+                self.public_key(node).verify(signed.signature, data)
+                ok = True
+            except InvalidSignature:
+                ok = False
+        self._verified[key] = ok
+        return ok

@@ -1,0 +1,214 @@
+"""Run a scenario: resolve names, validate everything, run the engine, judge.
+
+``prepare`` does all validation before anything runs (so bad input fails with
+one clear line); ``execute`` runs the engine and evaluates every property and
+metric; ``run`` does both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from bft.core import registry
+from bft.core.adversary import Adversary
+from bft.core.encoding import to_plain
+from bft.core.engine import Engine
+from bft.core.environment import Environment
+from bft.core.errors import ConfigError
+from bft.core.network import Network
+from bft.core.params import resolve
+from bft.core.properties import NO_EXCEPTIONS, Property, Verdict
+from bft.core.protocol import ProtocolSpec
+from bft.core.record import RunRecord
+from bft.core.trace import TraceSink
+from bft.run.scenario import Scenario
+
+
+@attrs.frozen
+class Prepared:
+    scenario: Scenario
+    spec: ProtocolSpec
+    params: dict[str, Any]
+    n: int
+    rounds: int
+    network: Network
+    environment: Environment
+    adversary_configs: tuple[tuple[str, dict[str, Any]], ...]
+
+    def make_adversaries(self) -> list[Adversary]:
+        return [registry.adversary(name)(**params) for name, params in self.adversary_configs]
+
+
+@attrs.frozen
+class RunResult:
+    prepared: Prepared
+    record: RunRecord
+    metrics: dict[str, float | None]
+    verdicts: dict[str, Verdict]
+    properties: dict[str, Property]
+    digest: str
+    beyond_bound: str | None
+
+    @property
+    def ok(self) -> bool:
+        return all(v.holds for v in self.verdicts.values())
+
+    @property
+    def violated(self) -> list[str]:
+        return [name for name, v in self.verdicts.items() if not v.holds]
+
+    def to_json(self) -> dict[str, Any]:
+        prepared = self.prepared
+        return {
+            "scenario": prepared.scenario.name,
+            "protocol": prepared.spec.name,
+            "params": to_plain(prepared.params),
+            "adversaries": [
+                {
+                    "name": name,
+                    "params": {k: to_plain(v) for k, v in params.items() if v is not None},
+                }
+                for name, params in prepared.adversary_configs
+            ],
+            "network": attrs.asdict(prepared.network),
+            "seed": prepared.scenario.seed,
+            "rounds": prepared.rounds,
+            "signatures": prepared.scenario.signatures,
+            "metrics": self.metrics,
+            "properties": {
+                name: {
+                    "holds": verdict.holds,
+                    "kind": self.properties[name].kind,
+                    "witness": verdict.witness,
+                    "exercised": verdict.exercised,
+                }
+                for name, verdict in self.verdicts.items()
+            },
+            "corrupted": sorted(self.record.corrupted),
+            "refused": [e.detail for e in self.record.refused],
+            "beyond_bound": self.beyond_bound,
+            "digest": self.digest,
+        }
+
+
+def prepare(scenario: Scenario) -> Prepared:
+    """Resolve and validate every part of ``scenario`` without running it."""
+    spec_cls = registry.protocol(scenario.protocol)
+    spec: ProtocolSpec = spec_cls()
+    declared = [p.name for p in spec.params]
+    params = resolve(
+        f"protocol {spec.name!r}", spec.params, scenario.params_for(spec.name, declared)
+    )
+    spec.check(params)
+    n = spec.node_count(params)
+    rounds = scenario.rounds if scenario.rounds is not None else spec.default_rounds(params)
+    if rounds < 1:
+        raise ConfigError(f"rounds must be at least 1 (got {rounds})")
+    network = Network.from_mapping(scenario.network)
+    environment = Environment.from_mapping(
+        {**spec.environment_defaults(params), **scenario.environment}
+    )
+    configs = []
+    for config in scenario.adversaries:
+        cls = registry.adversary(config.name)
+        resolved = resolve(f"adversary {config.name!r}", cls.params, config.params)
+        cls(**resolved)  # constructing validates parameter combinations
+        configs.append((config.name, resolved))
+    return Prepared(scenario, spec, params, n, rounds, network, environment, tuple(configs))
+
+
+def execute(
+    prepared: Prepared, trace_path: str | Path | None = None, level: str | None = None
+) -> RunResult:
+    scenario = prepared.scenario
+    level = level or ("full" if trace_path else scenario.trace)
+    sink = TraceSink(level, trace_path)
+    sink.header(
+        scenario=scenario.name,
+        protocol=prepared.spec.name,
+        params=to_plain(prepared.params),
+        adversaries=[[name, to_plain(params)] for name, params in prepared.adversary_configs],
+        network=attrs.asdict(prepared.network),
+        environment=to_plain(attrs.asdict(prepared.environment)),
+        seed=scenario.seed,
+        rounds=prepared.rounds,
+        signatures=scenario.signatures,
+    )
+    engine = Engine(
+        prepared.spec,
+        prepared.params,
+        seed=scenario.seed,
+        rounds=prepared.rounds,
+        network=prepared.network,
+        environment=prepared.environment,
+        adversaries=prepared.make_adversaries(),
+        signatures=scenario.signatures,
+        sink=sink,
+    )
+    record = engine.run()
+    properties = {p.name: p for p in [*prepared.spec.properties(prepared.params), NO_EXCEPTIONS]}
+    verdicts = {name: prop.check(record) for name, prop in properties.items()}
+    metrics: dict[str, float | None] = {
+        "messages": record.messages,
+        "deliveries": record.delivered,
+        "dropped": record.dropped,
+        "delayed": record.delayed,
+        "lost": record.lost,
+        "rejected": record.rejected,
+        "refused": len(record.refused),
+        "signatures": engine.keys.signatures,
+        "verifications": engine.keys.verifications,
+    }
+    metrics.update(prepared.spec.metrics(record, prepared.params))
+    beyond = prepared.spec.beyond_bound(prepared.params)
+    tolerance = prepared.spec.tolerance(prepared.params)
+    if beyond is None and tolerance is not None and len(record.corrupted) > tolerance:
+        beyond = (
+            f"{len(record.corrupted)} corrupted nodes exceed the {tolerance} "
+            f"the protocol tolerates with these parameters"
+        )
+    result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
+    if trace_path is not None:
+        append_verdicts(trace_path, result)
+    return result
+
+
+def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
+    """Append one final ``verdicts`` line to a trace file (for ``bft show``).
+
+    Written after the trace is closed, so it is not part of the digest: the
+    digest identifies what happened, this line records how it was judged.
+    """
+    from bft.core.encoding import dumps
+
+    record = result.record
+    line = {
+        "r": result.prepared.rounds,
+        "ev": "verdicts",
+        "n": record.n,
+        "roles": list(record.roles),
+        "corrupted": sorted(record.corrupted),
+        "properties": {
+            name: {
+                "holds": v.holds,
+                "kind": result.properties[name].kind,
+                "witness": v.witness,
+                "exercised": v.exercised,
+            }
+            for name, v in result.verdicts.items()
+        },
+        "metrics": to_plain(result.metrics),
+        "beyond_bound": result.beyond_bound,
+        "digest": result.digest,
+    }
+    with open(trace_path, "a", encoding="utf-8") as handle:
+        handle.write(dumps(line) + "\n")
+
+
+def run(
+    scenario: Scenario, trace_path: str | Path | None = None, level: str | None = None
+) -> RunResult:
+    return execute(prepare(scenario), trace_path, level)

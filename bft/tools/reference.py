@@ -1,0 +1,76 @@
+"""Generate the reference page (docs/reference.md) from the registries.
+
+Everything a user can name on the command line comes from the registries (as
+installed through entry points; in-process registrations are left out), so
+the reference is rendered from them rather than written by hand:
+``python -m bft.tools.reference > docs/reference.md``. A test keeps the committed
+page equal to what this renders.
+"""
+
+from __future__ import annotations
+
+from bft.core import registry
+from bft.core.environment import ENVIRONMENT_PARAMS
+from bft.core.network import NETWORK_PARAMS
+from bft.core.params import Param, resolve
+from bft.core.properties import NO_EXCEPTIONS
+from bft.run import scenario
+
+
+def _params(params: tuple[Param, ...]) -> list[str]:
+    if not params:
+        return ["No parameters.", ""]
+    lines = ["| parameter | type | default | meaning |", "|---|---|---|---|"]
+    for p in params:
+        bounds = []
+        if p.min is not None:
+            bounds.append(f">= {p.min:g}")
+        if p.max is not None:
+            bounds.append(f"<= {p.max:g}")
+        if p.options:
+            bounds.append("one of " + ", ".join(f"`{o}`" for o in p.options))
+        extra = f" ({'; '.join(bounds)})" if bounds else ""
+        doc = p.doc.replace("|", "\\|")
+        lines.append(f"| `{p.name}` | {p.type} | `{p.default!r}` | {doc}{extra} |")
+    lines.append("")
+    return lines
+
+
+def render() -> str:
+    out = [
+        "# Reference",
+        "",
+        "Generated from the registries by `python -m bft.tools.reference`; do not edit by hand.",
+        "",
+        "## Protocols",
+        "",
+    ]
+    for name in registry.installed_names("protocol"):
+        spec = registry.protocol(name)()
+        out += [f"### `{name}`", "", spec.summary + ".", "", f"`n` counts: {spec.nodes_are}.", ""]
+        out += _params(spec.params)
+        defaults = resolve(name, spec.params, {})
+        out += ["Properties:", ""]
+        for prop in [*spec.properties(defaults), NO_EXCEPTIONS]:
+            note = "" if prop.guaranteed else " Not guaranteed within the fault bound."
+            out.append(f"- `{prop.name}` ({prop.kind}): {prop.description}.{note}")
+        out.append("")
+    out += ["## Adversaries", ""]
+    for name in registry.installed_names("adversary"):
+        cls = registry.adversary(name)
+        out += [f"### `{name}`", "", cls.summary + ".", ""]
+        out += _params(cls.params)
+    out += ["## Scenario tables", "", "### `[network]`", ""]
+    out += _params(NETWORK_PARAMS)
+    out += ["### `[environment]`", ""]
+    out += _params(ENVIRONMENT_PARAMS)
+    out += ["## Scenarios", "", "| scenario | protocol | description |", "|---|---|---|"]
+    for name in scenario.available():
+        loaded = scenario.load(name)
+        out.append(f"| `{name}` | `{loaded.protocol}` | {loaded.description} |")
+    out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
