@@ -37,8 +37,10 @@ class Traitor(Adversary):
     intercepts = True
     params = (
         *TARGET_PARAMS,
-        Param("field", "str", "value", "the message field to lie about"),
-        Param("strategy", "choice", "split", "how to lie", options=("split", "flip", "random")),
+        Param("field", str, default="value", doc="the message field to lie about"),
+        Param(
+            "strategy", str, default="split", doc="how to lie", choices=("split", "flip", "random")
+        ),
     )
 
     def setup(self, ctl: SetupControl) -> None:

@@ -13,7 +13,10 @@ from bft.core.params import Param
 class Crash(Adversary):
     name = "crash"
     summary = "crash-stop: the chosen nodes stop at round 'at' and never return"
-    params = (*TARGET_PARAMS, Param("at", "int", 0, "round at which the nodes crash", min=0))
+    params = (
+        *TARGET_PARAMS,
+        Param("at", int, default=0, doc="round at which the nodes crash", min=0),
+    )
 
     def setup(self, ctl: SetupControl) -> None:
         self.targets = pick_targets(self, ctl)
@@ -30,8 +33,10 @@ class CrashRecover(Crash):
     summary = "crash-recover: the chosen nodes are down from round 'at' for 'duration' rounds, keeping state"
     params = (
         *Crash.params,
-        Param("duration", "int", 5, "rounds the nodes stay down", min=1),
-        Param("every", "int", 0, "repeat the crash every this many rounds (0: once)", min=0),
+        Param("duration", int, default=5, doc="rounds the nodes stay down", min=1),
+        Param(
+            "every", int, default=0, doc="repeat the crash every this many rounds (0: once)", min=0
+        ),
     )
 
     def __init__(self, **p: Any) -> None:

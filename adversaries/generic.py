@@ -6,16 +6,28 @@ from collections.abc import Sequence
 
 from bft.core.adversary import Adversary, _Control
 from bft.core.errors import ConfigError
-from bft.core.params import Param, resolve_nodes
+from bft.core.params import Nodes, Param, resolve_nodes
 
 TARGET_PARAMS = (
     Param(
-        "nodes", "nodes", None, "node ids to target, e.g. [1,3]; negative ids count from the end"
+        "nodes",
+        Nodes,
+        default=None,
+        doc="node ids to target, e.g. [1,3]; negative ids count from the end",
     ),
     Param(
-        "count", "int", None, "instead of nodes: how many nodes to pick at random (seeded)", min=0
+        "count",
+        int,
+        default=None,
+        doc="instead of nodes: how many nodes to pick at random (seeded)",
+        min=0,
     ),
-    Param("role", "str", None, "restrict a random pick to nodes with this role (e.g. 'server')"),
+    Param(
+        "role",
+        str,
+        default=None,
+        doc="restrict a random pick to nodes with this role (e.g. 'server')",
+    ),
 )
 
 

@@ -18,7 +18,7 @@ from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficCon
 from bft.core.crypto import Signed
 from bft.core.environment import Operation
 from bft.core.errors import ConfigError
-from bft.core.params import Param
+from bft.core.params import Nodes, Param
 
 TRIGGER_END = "trigger-end"
 
@@ -45,16 +45,16 @@ class LoginStorm(Adversary):
     name = "login-storm"
     summary = "mass restart: a share of the clients reboot at one round and all log in again"
     params = (
-        Param("at", "int", 20, "round of the mass restart", min=0),
+        Param("at", int, default=20, doc="round of the mass restart", min=0),
         Param(
             "share",
-            "float",
-            0.25,
-            "share of the clients that restart (0 < share <= 1)",
+            float,
+            default=0.25,
+            doc="share of the clients that restart (0 < share <= 1)",
             min=0.0,
             max=1.0,
         ),
-        Param("count", "int", None, "instead of share: how many clients restart", min=1),
+        Param("count", int, default=None, doc="instead of share: how many clients restart", min=1),
     )
 
     def __init__(self, **p: Any) -> None:
@@ -108,10 +108,17 @@ class PoisonCall(Adversary):
     summary = "corrupted clients whose requests freeze the server variant that executes them"
     intercepts = True
     params = (
-        Param("nodes", "nodes", None, "client node ids to corrupt (default: count at random)"),
-        Param("count", "int", 1, "how many clients to corrupt, picked at random", min=1),
-        Param("at", "int", 10, "first round the requests are poisoned", min=0),
-        Param("until", "int", None, "first round they no longer are (none: never)", min=1),
+        Param(
+            "nodes",
+            Nodes,
+            default=None,
+            doc="client node ids to corrupt (default: count at random)",
+        ),
+        Param("count", int, default=1, doc="how many clients to corrupt, picked at random", min=1),
+        Param("at", int, default=10, doc="first round the requests are poisoned", min=0),
+        Param(
+            "until", int, default=None, doc="first round they no longer are (none: never)", min=1
+        ),
     )
 
     def __init__(self, **p: Any) -> None:

@@ -41,7 +41,13 @@ class DolevStrongByzantine(Adversary):
     intercepts = True
     params = (
         *TARGET_PARAMS,
-        Param("strategy", "choice", "random", "how to lie", options=("split", "random", "silent")),
+        Param(
+            "strategy",
+            str,
+            default="random",
+            doc="how to lie",
+            choices=("split", "random", "silent"),
+        ),
     )
 
     def setup(self, ctl: SetupControl) -> None:

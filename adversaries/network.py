@@ -16,8 +16,10 @@ from bft.core.errors import ConfigError
 from bft.core.params import Param
 
 WINDOW = (
-    Param("at", "int", 0, "first round the fault acts", min=0),
-    Param("until", "int", None, "first round it no longer acts (none: the whole run)", min=0),
+    Param("at", int, default=0, doc="first round the fault acts", min=0),
+    Param(
+        "until", int, default=None, doc="first round it no longer acts (none: the whole run)", min=0
+    ),
 )
 
 
@@ -44,10 +46,10 @@ class Partition(_Windowed):
         *WINDOW,
         Param(
             "mode",
-            "choice",
-            "drop",
-            "what happens to messages across the cut",
-            options=("drop", "delay"),
+            str,
+            default="drop",
+            doc="what happens to messages across the cut",
+            choices=("drop", "delay"),
         ),
     )
 
@@ -74,7 +76,14 @@ class _Random(_Windowed):
     params = (
         *TARGET_PARAMS,
         *WINDOW,
-        Param("rate", "float", 0.1, "probability that each message is affected", min=0.0, max=1.0),
+        Param(
+            "rate",
+            float,
+            default=0.1,
+            doc="probability that each message is affected",
+            min=0.0,
+            max=1.0,
+        ),
     )
 
     def setup(self, ctl: SetupControl) -> None:
@@ -106,7 +115,7 @@ class Drop(_Random):
 class Delay(_Random):
     name = "delay"
     summary = "delay each message with probability 'rate' by 'rounds' extra rounds"
-    params = (*_Random.params, Param("rounds", "int", 1, "extra rounds of delay", min=1))
+    params = (*_Random.params, Param("rounds", int, default=1, doc="extra rounds of delay", min=1))
 
     def on_traffic(self, ctl: TrafficControl) -> None:
         for env in self.chosen(ctl):

@@ -42,7 +42,7 @@ from bft.adversaries.generic import TARGET_PARAMS
 from bft.core.adversary import Adversary, Envelope, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.errors import ConfigError
-from bft.core.params import Param, resolve_nodes
+from bft.core.params import Nodes, Param, resolve_nodes
 from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
@@ -55,7 +55,7 @@ from bft.protocols.pbft.messages import (
     ViewChange,
 )
 
-AT = Param("at", "int", 0, "first round the adversary acts", min=0)
+AT = Param("at", int, default=0, doc="first round the adversary acts", min=0)
 
 
 def _targets(adversary: Adversary, ctl: SetupControl, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -112,8 +112,8 @@ class EquivocatingPrimary(Adversary):
     )
     intercepts = True
     params = (
-        Param("nodes", "nodes", (0,), "the corrupted primary (default replica 0)"),
-        Param("accomplices", "nodes", (), "corrupted replicas that vote with each half"),
+        Param("nodes", Nodes, default=(0,), doc="the corrupted primary (default replica 0)"),
+        Param("accomplices", Nodes, default=(), doc="corrupted replicas that vote with each half"),
         AT,
     )
 
@@ -175,12 +175,12 @@ class SlowPrimary(Adversary):
     )
     intercepts = True
     params = (
-        Param("nodes", "nodes", (0,), "the corrupted primary (default replica 0)"),
+        Param("nodes", Nodes, default=(0,), doc="the corrupted primary (default replica 0)"),
         Param(
             "period",
-            "int",
-            None,
-            "rounds between pre-prepares (default: the protocol's view_timeout - 1)",
+            int,
+            default=None,
+            doc="rounds between pre-prepares (default: the protocol's view_timeout - 1)",
             min=1,
         ),
         AT,
@@ -233,9 +233,9 @@ class ByzantineReplica(Adversary):
         AT,
         Param(
             "nuisance",
-            "float",
-            0.05,
-            "per round: chance to ask for a view change on their own",
+            float,
+            default=0.05,
+            doc="per round: chance to ask for a view change on their own",
             min=0.0,
             max=1.0,
         ),
@@ -309,7 +309,7 @@ class Forger(Adversary):
     params = (
         *TARGET_PARAMS,
         AT,
-        Param("per_round", "int", 4, "forgeries injected per round", min=0),
+        Param("per_round", int, default=4, doc="forgeries injected per round", min=0),
     )
 
     def setup(self, ctl: SetupControl) -> None:
@@ -370,8 +370,8 @@ class Replayer(Adversary):
     params = (
         *TARGET_PARAMS,
         AT,
-        Param("per_round", "int", 4, "old messages resent per round", min=0),
-        Param("memory", "int", 2000, "how many past messages it remembers", min=1),
+        Param("per_round", int, default=4, doc="old messages resent per round", min=0),
+        Param("memory", int, default=2000, doc="how many past messages it remembers", min=1),
     )
 
     def setup(self, ctl: SetupControl) -> None:

@@ -174,9 +174,18 @@ class ScheduleAdversary(Adversary):
     summary = "executes an explicit list of actions (how searched counterexamples are stored)"
     params = (
         Param(
-            "actions", "actions", (), "the actions: a list of tables, see 'adversaries/schedule.py'"
+            "actions",
+            list,
+            default=(),
+            doc="the actions: a list of tables, see 'adversaries/schedule.py'",
         ),
-        Param("faults", "int", None, "refuse schedules with more faulty nodes than this", min=0),
+        Param(
+            "faults",
+            int,
+            default=None,
+            doc="refuse schedules with more faulty nodes than this",
+            min=0,
+        ),
     )
 
     def __init__(self, **p: Any) -> None:

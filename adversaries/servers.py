@@ -15,14 +15,14 @@ from bft.adversaries.generic import pick_among
 from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.errors import ConfigError
-from bft.core.params import Param
+from bft.core.params import Nodes, Param
 
 TRIGGER_END = "trigger-end"
 SERVER_ROLES = ("server", "replica")
 
 TARGETS = (
-    Param("nodes", "nodes", None, "server node ids (default: 'count' servers at random)"),
-    Param("count", "int", 1, "how many servers, picked at random", min=1),
+    Param("nodes", Nodes, default=None, doc="server node ids (default: 'count' servers at random)"),
+    Param("count", int, default=1, doc="how many servers, picked at random", min=1),
 )
 
 
@@ -54,7 +54,7 @@ class ByzantineServer(Adversary):
     name = "byzantine-server"
     summary = "corrupted servers answer requests with wrong results"
     intercepts = True
-    params = (*TARGETS, Param("at", "int", 0, "first round the servers lie", min=0))
+    params = (*TARGETS, Param("at", int, default=0, doc="first round the servers lie", min=0))
 
     def setup(self, ctl: SetupControl) -> None:
         ctl.corrupt(pick_servers(self, ctl))
@@ -87,8 +87,8 @@ class ServerCrash(Adversary):
     summary = "servers crash at round 'at' (and recover after 'duration' rounds if > 0)"
     params = (
         *TARGETS,
-        Param("at", "int", 20, "round of the crash", min=0),
-        Param("duration", "int", 0, "rounds until they recover (0: never)", min=0),
+        Param("at", int, default=20, doc="round of the crash", min=0),
+        Param("duration", int, default=0, doc="rounds until they recover (0: never)", min=0),
     )
 
     def setup(self, ctl: SetupControl) -> None:

@@ -30,13 +30,15 @@ class SlowMember(_Windowed):
     params = (
         *TARGET_PARAMS,
         *WINDOW,
-        Param("lag", "int", 6, "rounds the member's receive queue holds each message", min=1),
+        Param(
+            "lag", int, default=6, doc="rounds the member's receive queue holds each message", min=1
+        ),
         Param(
             "direction",
-            "choice",
-            "in",
-            "'in': only messages to the member are late; 'both': its sends too",
-            options=("in", "both"),
+            str,
+            default="in",
+            doc="'in': only messages to the member are late; 'both': its sends too",
+            choices=("in", "both"),
         ),
     )
 

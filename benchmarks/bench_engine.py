@@ -42,7 +42,7 @@ class Chatter(Node):
 class AllToAll(ProtocolSpec):
     name = "all-to-all"
     summary = "every node broadcasts every round (benchmark workload)"
-    params = (Param("n", "int", 4, "nodes", min=1),)
+    params = (Param("n", int, default=4, doc="nodes", min=1),)
 
     def make_node(self, node_id: int, p: Params) -> Node:
         return Chatter()

@@ -68,7 +68,7 @@ class Echo(Node):
 class EchoSpec(ProtocolSpec):
     name = "echo"
     summary = "benchmark baseline"
-    params = (Param("n", "int", 10, "nodes", min=2),)
+    params = (Param("n", int, default=10, doc="nodes", min=2),)
 
     def make_node(self, node_id: int, p: Params) -> Node:
         return Echo(p["n"])

@@ -45,7 +45,7 @@ from bft.core.errors import ConfigError
 from bft.core.node import Context, Inbox, Node
 from bft.core.params import Param
 from bft.core.properties import Property, Verdict
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
@@ -193,10 +193,10 @@ class DolevStrong(ProtocolSpec):
     summary = "Dolev-Strong (1983): authenticated Byzantine broadcast for any t < n in t+1 rounds"
     nodes_are = "nodes (the sender included)"
     params = (
-        Param("n", "int", 4, "number of nodes, the sender included", min=2),
-        Param("t", "int", 1, "the most corrupted nodes tolerated (any t < n)", min=0),
-        Param("sender", "int", 0, "which node broadcasts", min=0),
-        Param("value", "int", 1, "the sender's value (0 is also the default decision)"),
+        Param("n", int, default=4, doc="number of nodes, the sender included", min=2),
+        Param("t", int, default=1, doc="the most corrupted nodes tolerated (any t < n)", min=0),
+        Param("sender", int, default=0, doc="which node broadcasts", min=0),
+        Param("value", int, default=1, doc="the sender's value (0 is also the default decision)"),
     )
     #: the node class; labs substitute a student's class with the same constructor
     node_class: type[Node] = DolevStrongNode
@@ -221,8 +221,10 @@ class DolevStrong(ProtocolSpec):
     def default_rounds(self, p: Params) -> int:
         return p["t"] + 2
 
-    def tolerance(self, p: Params) -> int:
-        return p["t"]
+    def tolerance(self, p: Params) -> Tolerance:
+        return Tolerance(
+            kind="byzantine", faults=p["t"], networks=("synchronous",), bound="t < n, signed"
+        )
 
     def properties(self, p: Params) -> list[Property]:
         return broadcast_properties(p["sender"], p["value"], p["t"] + 1)

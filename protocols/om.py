@@ -31,7 +31,7 @@ from bft.core.errors import ConfigError
 from bft.core.node import Context, Inbox, Node
 from bft.core.params import Param
 from bft.core.properties import Property, Verdict
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 
 RETREAT = 0
@@ -141,12 +141,16 @@ class OralMessages(ProtocolSpec):
     )
     nodes_are = "generals (the commander included)"
     params = (
-        Param("n", "int", 4, "number of generals, the commander included", min=2),
+        Param("n", int, default=4, doc="number of generals, the commander included", min=2),
         Param(
-            "m", "int", 1, "recursion depth: the number of traitors tolerated when n >= 3m+1", min=0
+            "m",
+            int,
+            default=1,
+            doc="recursion depth: the number of traitors tolerated when n >= 3m+1",
+            min=0,
         ),
-        Param("commander", "int", 0, "which general is the commander", min=0),
-        Param("value", "int", 1, "the commander's order (1 attack, 0 retreat)"),
+        Param("commander", int, default=0, doc="which general is the commander", min=0),
+        Param("value", int, default=1, doc="the commander's order (1 attack, 0 retreat)"),
     )
 
     def check(self, p: Params) -> None:
@@ -170,8 +174,10 @@ class OralMessages(ProtocolSpec):
     def default_rounds(self, p: Params) -> int:
         return p["m"] + 2
 
-    def tolerance(self, p: Params) -> int:
-        return p["m"]
+    def tolerance(self, p: Params) -> Tolerance:
+        return Tolerance(
+            kind="byzantine", faults=p["m"], networks=("synchronous",), bound="n >= 3m+1"
+        )
 
     def beyond_bound(self, p: Params) -> str | None:
         if p["n"] < 3 * p["m"] + 1:

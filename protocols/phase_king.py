@@ -33,9 +33,9 @@ import attrs
 
 from bft.core.errors import ConfigError
 from bft.core.node import Context, Inbox, Node
-from bft.core.params import Param
+from bft.core.params import Nodes, Param
 from bft.core.properties import Property, Verdict
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
@@ -153,11 +153,16 @@ class PhaseKing(ProtocolSpec):
     summary = "Phase King (Berman, Garay, Perry 1989): Byzantine agreement, n > 4f, 2(f+1) rounds"
     nodes_are = "nodes"
     params = (
-        Param("n", "int", 5, "number of nodes", min=2),
-        Param("f", "int", 1, "the most corrupted nodes tolerated (needs n > 4f)", min=0),
-        Param("inputs", "nodes", None, "each node's initial value, e.g. [0,1,1,0,1]"),
+        Param("n", int, default=5, doc="number of nodes", min=2),
+        Param("f", int, default=1, doc="the most corrupted nodes tolerated (needs n > 4f)", min=0),
+        Param("inputs", Nodes, default=None, doc="each node's initial value, e.g. [0,1,1,0,1]"),
         Param(
-            "value", "int", None, "every node starts with this value (unless inputs)", min=0, max=1
+            "value",
+            int,
+            default=None,
+            doc="every node starts with this value (unless inputs)",
+            min=0,
+            max=1,
         ),
     )
     node_class: type[Node] = PhaseKingNode
@@ -189,8 +194,8 @@ class PhaseKing(ProtocolSpec):
     def default_rounds(self, p: Params) -> int:
         return 2 * (p["f"] + 1) + 1
 
-    def tolerance(self, p: Params) -> int:
-        return p["f"]
+    def tolerance(self, p: Params) -> Tolerance:
+        return Tolerance(kind="byzantine", faults=p["f"], networks=("synchronous",), bound="n > 4f")
 
     def beyond_bound(self, p: Params) -> str | None:
         if p["n"] <= 4 * p["f"]:

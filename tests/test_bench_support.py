@@ -34,10 +34,12 @@ class Coin(ProtocolSpec):
     name = "coin"
     summary = "test protocol: each node is served with probability 'bias' each round"
     params = (
-        Param("n", "int", 4, "nodes", min=1),
-        Param("bias", "float", 0.5, "chance a node is served in a round", min=0.0, max=1.0),
-        Param("rounds", "int", 10, "rounds", min=1),
-        Param("explode", "bool", False, "metrics raise (a bug outside node code)"),
+        Param("n", int, default=4, doc="nodes", min=1),
+        Param(
+            "bias", float, default=0.5, doc="chance a node is served in a round", min=0.0, max=1.0
+        ),
+        Param("rounds", int, default=10, doc="rounds", min=1),
+        Param("explode", bool, default=False, doc="metrics raise (a bug outside node code)"),
     )
 
     def make_node(self, node_id: int, p: Params) -> Node:

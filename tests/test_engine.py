@@ -206,7 +206,7 @@ def test_an_honest_node_that_raises_is_a_reported_protocol_bug() -> None:
 
 
 def test_verification_is_cached_per_distinct_signed_message() -> None:
-    keys = KeyRing(seed=1, n=4)
+    keys = KeyRing(n=4)
     signed = keys.sign(2, Ping(3))
     assert all(keys.verify(signed, signer=2) for _ in range(10))
     assert keys.verifications == 1
@@ -217,12 +217,12 @@ def test_verification_is_cached_per_distinct_signed_message() -> None:
 
 @pytest.mark.parametrize("mode", ["real", "ideal"])
 def test_both_signature_modes_accept_genuine_and_reject_forged(mode: str) -> None:
-    keys = KeyRing(seed=5, n=3, mode=mode)
+    keys = KeyRing(n=3, mode=mode)
     good = keys.sign(1, Ping(1))
     assert keys.verify(good)
     assert not keys.verify(Signed(1, Ping(2), good.signature))
     assert not keys.verify(Signed(0, Ping(1), good.signature))
-    other = KeyRing(seed=6, n=3, mode=mode).sign(1, Ping(7))
+    other = KeyRing(n=3, mode=mode).sign(1, Ping(7))
     assert not keys.verify(other)  # made with another run's keys, never signed in this one
 
 

@@ -63,9 +63,11 @@ class Toy(ProtocolSpec):
     name = "toy"
     summary = "engine test protocol"
     params = (
-        Param("n", "int", 4, "nodes", min=1),
-        Param("mode", "choice", "echo", "behaviour", options=("echo", "work", "poison", "bug")),
-        Param("load", "float", 1.0, "work per round", min=0.0),
+        Param("n", int, default=4, doc="nodes", min=1),
+        Param(
+            "mode", str, default="echo", doc="behaviour", choices=("echo", "work", "poison", "bug")
+        ),
+        Param("load", float, default=1.0, doc="work per round", min=0.0),
     )
 
     def make_node(self, node_id: int, p: Params) -> Node:

@@ -1,13 +1,20 @@
 """Authentication: per-node Ed25519 keys, or an ideal signature functionality.
 
-Theory of operation. Each node's private key is derived from the run's seed
-(``sha256("bft-key", seed, node)`` is the 32-byte Ed25519 seed), so a run is
-reproducible and keys differ between runs. A signature covers the canonical
-bytes of the payload (``bft.core.encoding``). Honest nodes sign through their
-context, which only ever holds their own key; the adversary signs through its
-control object, which refuses any node it did not corrupt. Nobody else can
-produce a valid signature: a forger can only copy or invent bytes, and
-verification rejects them.
+Theory of operation. Each node's private key is drawn from the operating
+system's randomness when the node first signs or is verified, once per run.
+Nothing an adversary is shown (the seed, trace headers, counterexample files,
+signatures it observes) determines an honest key, so the only way to produce
+a valid signature for a node is to hold its key: honest nodes sign through
+their context, which only ever holds their own key; the adversary signs
+through its control object, which refuses any node it did not corrupt. A
+forger can only copy or invent bytes, and verification rejects them.
+
+Keys being random, two runs of one scenario and seed produce different
+signature bytes, and nothing else differs: signatures are left out of every
+canonical encoding (``bft.core.encoding.UNENCODED``), so digests, traces and
+anything a protocol derives from ``canonical_bytes`` are the same in every run
+and the same with real and ideal signatures. A protocol must not let signature
+bytes decide anything (compare them, sort by them); it never needs to.
 
 Verification is cached per run by (signer, payload bytes, signature), so a
 message multicast to n replicas costs one Ed25519 verification, not n. A second,
@@ -36,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from bft.core.encoding import canonical_bytes
+from bft.core.encoding import UNENCODED, canonical_bytes
 from bft.core.errors import ConfigError
 
 MODES = ("real", "ideal")
@@ -51,7 +58,8 @@ class Signed:
 
     signer: int
     payload: Any
-    signature: bytes
+    #: random per run (see ``KeyRing``), so left out of every canonical encoding
+    signature: bytes = attrs.field(metadata={UNENCODED: True})
 
     KIND = "signed"
 
@@ -59,12 +67,11 @@ class Signed:
 class KeyRing:
     """All nodes' keys for one run; the engine holds it, nodes never see it."""
 
-    def __init__(self, seed: int, n: int, mode: str = "real") -> None:
+    def __init__(self, n: int, mode: str = "real") -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown signature mode {mode!r}; available: 'ideal', 'real'")
         self.mode = mode
         self.n = n
-        self._seed = seed
         self._private: dict[int, Ed25519PrivateKey] = {}
         self._public: dict[int, Ed25519PublicKey] = {}
         self._verified: dict[tuple[int, bytes, bytes], bool] = {}
@@ -80,9 +87,7 @@ class KeyRing:
     def _private_key(self, node: int) -> Ed25519PrivateKey:
         key = self._private.get(node)
         if key is None:
-            material = hashlib.sha256(f"bft-key:{self._seed}:{node}".encode()).digest()
-            key = Ed25519PrivateKey.from_private_bytes(material)
-            self._private[node] = key
+            key = self._private[node] = Ed25519PrivateKey.generate()
         return key
 
     def public_key(self, node: int) -> Ed25519PublicKey:

@@ -5,6 +5,13 @@ None, tuple or frozenset of those). ``to_plain`` turns one into JSON-ready data
 whose form does not depend on PYTHONHASHSEED (frozensets are sorted, attrs
 instances are tagged with their class name); ``canonical_bytes`` is the
 byte string that signatures and trace digests are computed over.
+
+Fields marked ``UNENCODED`` are left out. A signature is one: honest keys are
+random per run (so an adversary cannot derive them), which makes signature
+bytes differ between two runs of the same scenario and seed; leaving them out
+of every encoding keeps digests, traces and anything a protocol derives from
+``canonical_bytes`` identical across runs, and identical between real and
+ideal signatures.
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ import attrs
 _PLAIN_CACHE: dict[type, tuple[str, ...]] = {}
 
 
+#: attrs field metadata: ``attrs.field(metadata={UNENCODED: True})`` leaves a field out of
+#: the canonical encoding (a signature's bytes, random per run, must never reach a digest)
+UNENCODED = "bft.unencoded"
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
     names = _PLAIN_CACHE.get(cls)
     if names is None:
-        names = tuple(f.name for f in attrs.fields(cls))
+        names = tuple(f.name for f in attrs.fields(cls) if not f.metadata.get(UNENCODED))
         _PLAIN_CACHE[cls] = names
     return names
 

@@ -89,7 +89,7 @@ class Engine:
         self.network = network or Network()
         self.environment = environment or Environment()
         self.adversaries = list(adversaries)
-        self.keys = KeyRing(seed, n, signatures)
+        self.keys = KeyRing(n, signatures)
         self.sink = sink or TraceSink("summary")
         self.full = self.sink.full
         self.roles = protocol.roles(params)

@@ -28,7 +28,7 @@ import attrs
 
 from bft.core.errors import ConfigError
 from bft.core.memo import by_identity
-from bft.core.params import Param, resolve
+from bft.core.params import Nodes, Param, resolve
 
 
 @attrs.frozen
@@ -60,14 +60,30 @@ class Frozen(BaseException):  # noqa: N818 - it is a signal, not an error
 
 ENVIRONMENT_PARAMS = (
     Param(
-        "capacity", "float", None, "work units a node can do per round (none: unlimited)", min=0.0
+        "capacity",
+        float,
+        default=None,
+        doc="work units a node can do per round (none: unlimited)",
+        min=0.0,
     ),
-    Param("theta", "float", 1.0, "overload threshold as a multiple of capacity", min=0.0),
-    Param("down_rounds", "int", 10, "rounds an overloaded node stays down", min=1),
-    Param("op_cost", "float", 1.0, "work units to execute one operation", min=0.0),
-    Param("variants", "int", 1, "number of implementation variants (1: a monoculture)", min=1),
-    Param("vulnerable", "nodes", (0,), "variants a poison operation freezes"),
-    Param("freeze_rounds", "int", 0, "rounds a poisoned node stays frozen (0: rest of run)", min=0),
+    Param("theta", float, default=1.0, doc="overload threshold as a multiple of capacity", min=0.0),
+    Param("down_rounds", int, default=10, doc="rounds an overloaded node stays down", min=1),
+    Param("op_cost", float, default=1.0, doc="work units to execute one operation", min=0.0),
+    Param(
+        "variants",
+        int,
+        default=1,
+        doc="number of implementation variants (1: a monoculture)",
+        min=1,
+    ),
+    Param("vulnerable", Nodes, default=(0,), doc="variants a poison operation freezes"),
+    Param(
+        "freeze_rounds",
+        int,
+        default=0,
+        doc="rounds a poisoned node stays frozen (0: rest of run)",
+        min=0,
+    ),
 )
 
 

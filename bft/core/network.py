@@ -30,9 +30,9 @@ from bft.core.params import Param, resolve
 MODELS = ("synchronous", "partial-synchrony", "lossy")
 
 NETWORK_PARAMS = (
-    Param("model", "choice", "synchronous", "network model", options=MODELS),
-    Param("gst", "int", 0, "global stabilisation round (partial-synchrony)", min=0),
-    Param("delta", "int", 0, "largest delay after GST, or any delay when lossy", min=0),
+    Param("model", str, default="synchronous", doc="network model", choices=MODELS),
+    Param("gst", int, default=0, doc="global stabilisation round (partial-synchrony)", min=0),
+    Param("delta", int, default=0, doc="largest delay after GST, or any delay when lossy", min=0),
 )
 
 

@@ -16,31 +16,67 @@ import attrs
 
 from bft.core.errors import ConfigError, choices
 
-TYPES = ("int", "float", "bool", "str", "nodes", "choice")
+
+class Nodes:
+    """The type of a parameter that names nodes: one id or a list of ids (negative ids
+    count from the end). ``Param("nodes", Nodes, default=(0,), doc="...")``."""
+
+
+#: the types a parameter may have, and how each is named in messages and docs
+TYPE_NAMES: dict[type, str] = {
+    int: "int",
+    float: "float",
+    bool: "bool",
+    str: "str",
+    Nodes: "nodes",
+    list: "list",
+}
+
+
+def _check_type(param: Param, attribute: attrs.Attribute[type], value: type) -> None:
+    if value not in TYPE_NAMES:
+        raise TypeError(
+            f"Param {param.name!r}: type must be one of "
+            f"{', '.join(t.__name__ for t in TYPE_NAMES)} (got {value!r})"
+        )
 
 
 @attrs.frozen
 class Param:
-    """One parameter: its name, type, default and bounds."""
+    """One parameter of a protocol or adversary: its name, type, default and bounds.
+
+    ``Param("n", int, default=4, doc="number of replicas", min=1)``. The options
+    after the type are keyword-only. ``choices`` restricts a ``str`` to the
+    values listed; ``min``/``max`` bound an ``int`` or ``float``; a default of
+    None means "not set" (the owner computes one, e.g. PBFT's f from n).
+    """
 
     name: str
-    type: str
-    default: Any
-    doc: str
-    min: float | None = None
-    max: float | None = None
-    options: tuple[str, ...] = ()
+    type: type = attrs.field(validator=_check_type)
+    default: Any = attrs.field(default=None, kw_only=True)
+    doc: str = attrs.field(default="", kw_only=True)
+    min: float | None = attrs.field(default=None, kw_only=True)
+    max: float | None = attrs.field(default=None, kw_only=True)
+    choices: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+
+    @property
+    def type_name(self) -> str:
+        return TYPE_NAMES[self.type]
+
+    def bounds(self) -> list[str]:
+        out = []
+        if self.min is not None:
+            out.append(f">= {self.min:g}")
+        if self.max is not None:
+            out.append(f"<= {self.max:g}")
+        if self.choices:
+            out.append("one of " + choices(self.choices))
+        return out
 
     def describe(self) -> str:
-        bounds = []
-        if self.min is not None:
-            bounds.append(f">= {self.min:g}")
-        if self.max is not None:
-            bounds.append(f"<= {self.max:g}")
-        if self.options:
-            bounds.append("one of " + choices(self.options))
+        bounds = self.bounds()
         extra = f" ({', '.join(bounds)})" if bounds else ""
-        return f"{self.name}: {self.type}, default {self.default!r}{extra}. {self.doc}"
+        return f"{self.name}: {self.type_name}, default {self.default!r}{extra}. {self.doc}"
 
 
 def parse_literal(text: str) -> Any:
@@ -103,30 +139,29 @@ def _coerce(owner: str, param: Param, value: Any) -> Any:
         return ConfigError(f"{owner}: parameter {param.name!r} {why} (got {value!r})")
 
     kind = param.type
-    if isinstance(value, str) and kind not in ("str", "choice"):
+    if isinstance(value, str) and kind is not str:
         value = parse_literal(value)
-    if kind == "int":
+    if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
                 raise bad("must be an integer")
-    elif kind == "float":
+    elif kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad("must be a number")
         value = float(value)
         if not math.isfinite(value):
             raise bad("must be finite")
-    elif kind == "bool":
+    elif kind is bool:
         if not isinstance(value, bool):
             raise bad("must be true or false")
-    elif kind == "str":
+    elif kind is str:
         if not isinstance(value, str):
             raise bad("must be a string")
-    elif kind == "choice":
-        if value not in param.options:
-            raise bad(f"must be one of {choices(param.options)}")
-    elif kind == "nodes":
+        if param.choices and value not in param.choices:
+            raise bad(f"must be one of {choices(param.choices)}")
+    elif kind is Nodes:
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, list | tuple) or not all(
@@ -136,7 +171,9 @@ def _coerce(owner: str, param: Param, value: Any) -> Any:
                 "must be a node id or a list of node ids like [0,2] (negative counts from the end)"
             )
         value = tuple(value)
-    if kind in ("int", "float"):
+    elif kind is list and not isinstance(value, list | tuple):
+        raise bad("must be a list")
+    if kind is int or kind is float:
         if param.min is not None and value < param.min:
             raise bad(f"must be >= {param.min:g}")
         if param.max is not None and value > param.max:

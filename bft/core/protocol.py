@@ -11,12 +11,73 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import attrs
+
+from bft.core.errors import choices
+from bft.core.network import MODELS
 from bft.core.node import Node
 from bft.core.params import Param
 from bft.core.properties import Property
 from bft.core.record import RunRecord
 
 Params = Mapping[str, Any]
+
+#: ``crash``: a faulty node stops (and may come back where the protocol says it can);
+#: ``byzantine``: a faulty node may do anything its keys allow (crashing included).
+FAULT_KINDS = ("crash", "byzantine")
+
+
+def _in_fault_kinds(instance: object, attribute: object, value: str) -> None:
+    if value not in FAULT_KINDS:
+        raise ValueError(f"Tolerance: kind must be one of {choices(FAULT_KINDS)} (got {value!r})")
+
+
+def _in_models(instance: object, attribute: object, value: tuple[str, ...]) -> None:
+    for model in value:
+        if model not in MODELS:
+            raise ValueError(
+                f"Tolerance: unknown network model {model!r}; available: {choices(MODELS)}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Tolerance:
+    """The faults a protocol claims to tolerate, as part of its specification.
+
+    ``bft check`` searches exactly this model by default (and says so), and every
+    run is judged against it: a run whose adversaries make more nodes faulty, make
+    a node Byzantine where only crashes are tolerated, or use a network model the
+    claim does not cover, is labelled *beyond the model*, so a violation there is
+    not blamed on the protocol.
+    """
+
+    kind: str = attrs.field(validator=_in_fault_kinds)
+    faults: int  #: how many nodes may be faulty (crashed or corrupted) in one run
+    networks: tuple[str, ...] = attrs.field(default=MODELS, converter=tuple, validator=_in_models)
+    #: the roles whose faulty nodes count against ``faults`` (None: every node)
+    roles: tuple[str, ...] | None = None
+    #: roles any number of whose nodes may be faulty (PBFT's clients, say)
+    unlimited: tuple[str, ...] = ()
+    bound: str = ""  #: the bound in words, e.g. "n >= 3f+1"
+
+    def counts(self, role: str) -> bool:
+        """Whether a faulty node with ``role`` counts against ``faults``."""
+        return role not in self.unlimited and (self.roles is None or role in self.roles)
+
+    def allows_role(self, role: str) -> bool:
+        """Whether a node with ``role`` may be faulty at all."""
+        return role in self.unlimited or self.roles is None or role in self.roles
+
+    def describe(self) -> str:
+        what = "Byzantine" if self.kind == "byzantine" else "crash"
+        who = "node" if self.roles is None else " or ".join(self.roles)
+        plural = "" if self.faults == 1 else "s"
+        text = f"up to {self.faults} {what}-faulty {who}{plural}"
+        if self.bound:
+            text += f" ({self.bound})"
+        if self.unlimited:
+            text += f", any number of faulty {' or '.join(self.unlimited)}s"
+        return f"{text}; networks: {', '.join(self.networks)}"
 
 
 class ProtocolSpec:
@@ -56,8 +117,9 @@ class ProtocolSpec:
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return {}
 
-    def tolerance(self, p: Params) -> int | None:
-        """How many corrupted nodes the protocol claims to tolerate (None: no claim)."""
+    def tolerance(self, p: Params) -> Tolerance | None:
+        """The faults this configuration claims to tolerate (None: no claim, and
+        ``bft check`` then needs ``--faults`` and ``--kinds``)."""
         return None
 
     def beyond_bound(self, p: Params) -> str | None:

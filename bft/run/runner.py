@@ -165,9 +165,9 @@ def execute(
     metrics.update(prepared.spec.metrics(record, prepared.params))
     beyond = prepared.spec.beyond_bound(prepared.params)
     tolerance = prepared.spec.tolerance(prepared.params)
-    if beyond is None and tolerance is not None and len(record.corrupted) > tolerance:
+    if beyond is None and tolerance is not None and len(record.corrupted) > tolerance.faults:
         beyond = (
-            f"{len(record.corrupted)} corrupted nodes exceed the {tolerance} "
+            f"{len(record.corrupted)} corrupted nodes exceed the {tolerance.faults} "
             f"the protocol tolerates with these parameters"
         )
     result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)

@@ -244,7 +244,7 @@ def fault_model_for(
     faulty nodes (default: as many as the protocol claims to tolerate, else 1)."""
     if faults is None:
         tolerance = prepared.spec.tolerance(prepared.params)
-        faults = 1 if tolerance is None else tolerance
+        faults = 1 if tolerance is None else tolerance.faults
     if faults < 0:
         raise ConfigError(f"--faults must be >= 0 (got {faults})")
     if faults > prepared.n:

@@ -540,7 +540,7 @@ def fault_model(
         net = Network.from_mapping(table)
     if faults is None:
         tolerance = spec.tolerance(resolved)
-        faults = 1 if tolerance is None else tolerance
+        faults = 1 if tolerance is None else tolerance.faults
     return FaultModel(
         n=count,
         rounds=length,

@@ -22,16 +22,12 @@ def _params(params: tuple[Param, ...]) -> list[str]:
         return ["No parameters.", ""]
     lines = ["| parameter | type | default | meaning |", "|---|---|---|---|"]
     for p in params:
-        bounds = []
-        if p.min is not None:
-            bounds.append(f">= {p.min:g}")
-        if p.max is not None:
-            bounds.append(f"<= {p.max:g}")
-        if p.options:
-            bounds.append("one of " + ", ".join(f"`{o}`" for o in p.options))
+        bounds = [b for b in p.bounds() if not b.startswith("one of")]
+        if p.choices:
+            bounds.append("one of " + ", ".join(f"`{o}`" for o in p.choices))
         extra = f" ({'; '.join(bounds)})" if bounds else ""
         doc = p.doc.replace("|", "\\|")
-        lines.append(f"| `{p.name}` | {p.type} | `{p.default!r}` | {doc}{extra} |")
+        lines.append(f"| `{p.name}` | {p.type_name} | `{p.default!r}` | {doc}{extra} |")
     lines.append("")
     return lines
 

@@ -26,7 +26,14 @@ def make_protocol(module: ModuleType) -> type[Swim]:
         summary = "SWIM with the student's detector parameters"
         params = (
             *Swim.params,
-            Param("loss", "float", 0.0, "message loss rate of the scenario", min=0.0, max=1.0),
+            Param(
+                "loss",
+                float,
+                default=0.0,
+                doc="message loss rate of the scenario",
+                min=0.0,
+                max=1.0,
+            ),
         )
 
         def config(self, p: Params) -> SwimConfig:

@@ -22,7 +22,9 @@ from bft.protocols.failover.client import FailoverClient
 from bft.protocols.failover.server import FailoverServer
 from bft.protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission
 
-CACHE = Param("cache", "int", 0, "server addresses a client caches (0: all servers)", min=0)
+CACHE = Param(
+    "cache", int, default=0, doc="server addresses a client caches (0: all servers)", min=0
+)
 
 
 class NaiveReconnect(ServiceSpec):
@@ -61,18 +63,18 @@ class BackoffReconnect(NaiveReconnect):
     )
     params = (
         *NaiveReconnect.params,
-        Param("base", "float", 1.0, "backoff base in rounds", min=0.0),
-        Param("cap", "float", 32.0, "largest backoff in rounds", min=0.0),
-        Param("admission", "bool", True, "servers use admission control"),
+        Param("base", float, default=1.0, doc="backoff base in rounds", min=0.0),
+        Param("cap", float, default=32.0, doc="largest backoff in rounds", min=0.0),
+        Param("admission", bool, default=True, doc="servers use admission control"),
         Param(
             "admit_share",
-            "float",
-            0.8,
-            "share of capacity a server fills with admitted work (the rest pays for refusals)",
+            float,
+            default=0.8,
+            doc="share of capacity a server fills with admitted work (the rest pays for refusals)",
             min=0.0,
             max=1.0,
         ),
-        Param("reject_cost", "float", 0.02, "work units to answer 'busy'", min=0.0),
+        Param("reject_cost", float, default=0.02, doc="work units to answer 'busy'", min=0.0),
     )
 
     def check(self, p: Params) -> None:

@@ -24,27 +24,34 @@ from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_conf
 from bft.protocols.swim.member import SwimMember
 
 HEALTH_PARAMS = (
-    Param("base", "float", 1.0, "client backoff base in rounds", min=0.0),
-    Param("cap", "float", 32.0, "largest client backoff in rounds", min=0.0),
+    Param("base", float, default=1.0, doc="client backoff base in rounds", min=0.0),
+    Param("cap", float, default=32.0, doc="largest client backoff in rounds", min=0.0),
     Param(
         "avoid_rounds",
-        "int",
-        40,
-        "rounds a client avoids a server that failed it, whatever views say",
+        int,
+        default=40,
+        doc="rounds a client avoids a server that failed it, whatever views say",
         min=0,
     ),
-    Param("admission", "bool", True, "servers refuse work beyond capacity with 'busy'"),
+    Param("admission", bool, default=True, doc="servers refuse work beyond capacity with 'busy'"),
     Param(
-        "admit_share", "float", 0.8, "share of capacity filled with admitted work", min=0.0, max=1.0
+        "admit_share",
+        float,
+        default=0.8,
+        doc="share of capacity filled with admitted work",
+        min=0.0,
+        max=1.0,
     ),
-    Param("reject_cost", "float", 0.02, "work units to answer 'busy'", min=0.0),
-    Param("watchers", "int", 3, "servers told before a session's first request runs", min=0),
-    Param("watch_timeout", "int", 2, "rounds a watcher waits for the watch ack", min=2),
+    Param("reject_cost", float, default=0.02, doc="work units to answer 'busy'", min=0.0),
+    Param(
+        "watchers", int, default=3, doc="servers told before a session's first request runs", min=0
+    ),
+    Param("watch_timeout", int, default=2, doc="rounds a watcher waits for the watch ack", min=2),
     Param(
         "quarantine_k",
-        "int",
-        2,
-        "correlated server deaths after which a request (and its client) is refused",
+        int,
+        default=2,
+        doc="correlated server deaths after which a request (and its client) is refused",
         min=1,
     ),
 )

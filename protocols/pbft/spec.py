@@ -20,7 +20,7 @@ from bft.core.errors import ConfigError
 from bft.core.node import Node
 from bft.core.params import Param
 from bft.core.properties import Property
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 from bft.protocols.pbft.certificates import Config
 from bft.protocols.pbft.client import Client
@@ -39,69 +39,128 @@ class PBFT(ProtocolSpec):
     )
     nodes_are = "replicas (clients are set with --param clients=C)"
     params = (
-        Param("n", "int", 4, "number of replicas (node ids 0..n-1)", min=1),
-        Param("f", "int", None, "faults tolerated (default floor((n-1)/3))", min=0),
-        Param("exceed_bound", "bool", False, "allow n < 3f+1 (a lab: the run is labelled)"),
-        Param("clients", "int", 2, "number of clients (node ids n..n+clients-1)", min=1),
+        Param("n", int, default=4, doc="number of replicas (node ids 0..n-1)", min=1),
+        Param("f", int, default=None, doc="faults tolerated (default floor((n-1)/3))", min=0),
+        Param(
+            "exceed_bound", bool, default=False, doc="allow n < 3f+1 (a lab: the run is labelled)"
+        ),
+        Param("clients", int, default=2, doc="number of clients (node ids n..n+clients-1)", min=1),
         Param(
             "rate",
-            "float",
-            1.0,
-            "probability that an idle client issues a request in a round (1: closed loop)",
+            float,
+            default=1.0,
+            doc="probability that an idle client issues a request in a round (1: closed loop)",
             min=0.0,
             max=1.0,
         ),
-        Param("requests", "int", 10, "requests per client (0: no limit)", min=0),
+        Param("requests", int, default=10, doc="requests per client (0: no limit)", min=0),
         Param(
             "timeout",
-            "int",
-            12,
-            "rounds a client waits before multicasting its request to all replicas "
+            int,
+            default=12,
+            doc="rounds a client waits before multicasting its request to all replicas "
             "(also the service meter's patience)",
             min=1,
         ),
-        Param("view_timeout", "int", 10, "rounds a backup waits for a request to execute", min=1),
-        Param("checkpoint_interval", "int", 10, "K: a checkpoint every K sequence numbers", min=1),
-        Param("window", "int", None, "L: sequence numbers h < seq <= h+L (default 2K)", min=1),
-        Param("batch", "int", 1, "most requests per pre-prepare (1: no batching)", min=1),
+        Param(
+            "view_timeout",
+            int,
+            default=10,
+            doc="rounds a backup waits for a request to execute",
+            min=1,
+        ),
+        Param(
+            "checkpoint_interval",
+            int,
+            default=10,
+            doc="K: a checkpoint every K sequence numbers",
+            min=1,
+        ),
+        Param(
+            "window",
+            int,
+            default=None,
+            doc="L: sequence numbers h < seq <= h+L (default 2K)",
+            min=1,
+        ),
+        Param("batch", int, default=1, doc="most requests per pre-prepare (1: no batching)", min=1),
         Param(
             "pace",
-            "bool",
-            False,
-            "execute committed requests only as far as capacity allows each round",
+            bool,
+            default=False,
+            doc="execute committed requests only as far as capacity allows each round",
         ),
         Param(
-            "msg_cost", "float", 0.0, "work units a replica spends per message received", min=0.0
-        ),
-        Param("capacity", "float", None, "replica capacity per round (none: unlimited)", min=0.0),
-        Param("down_rounds", "int", 20, "rounds an overloaded replica stays down", min=1),
-        Param("login_cost", "float", 2.0, "accepted for the service scenarios; unused", min=0.0),
-        Param(
-            "variants", "int", 1, "implementation variants among replicas (1: monoculture)", min=1
+            "msg_cost",
+            float,
+            default=0.0,
+            doc="work units a replica spends per message received",
+            min=0.0,
         ),
         Param(
-            "freeze_rounds", "int", 0, "rounds a poisoned replica stays frozen (0: for good)", min=0
+            "capacity",
+            float,
+            default=None,
+            doc="replica capacity per round (none: unlimited)",
+            min=0.0,
+        ),
+        Param("down_rounds", int, default=20, doc="rounds an overloaded replica stays down", min=1),
+        Param(
+            "login_cost",
+            float,
+            default=2.0,
+            doc="accepted for the service scenarios; unused",
+            min=0.0,
         ),
         Param(
-            "recover_threshold", "float", 0.9, "availability 'recovers' asks for", min=0.0, max=1.0
+            "variants",
+            int,
+            default=1,
+            doc="implementation variants among replicas (1: monoculture)",
+            min=1,
         ),
-        Param("recover_within", "int", 60, "rounds within which 'recovers' asks for it", min=1),
         Param(
-            "liveness_bound", "int", None, "B for liveness-after-gst (default: a formula)", min=1
+            "freeze_rounds",
+            int,
+            default=0,
+            doc="rounds a poisoned replica stays frozen (0: for good)",
+            min=0,
+        ),
+        Param(
+            "recover_threshold",
+            float,
+            default=0.9,
+            doc="availability 'recovers' asks for",
+            min=0.0,
+            max=1.0,
+        ),
+        Param(
+            "recover_within",
+            int,
+            default=60,
+            doc="rounds within which 'recovers' asks for it",
+            min=1,
+        ),
+        Param(
+            "liveness_bound",
+            int,
+            default=None,
+            doc="B for liveness-after-gst (default: a formula)",
+            min=1,
         ),
         Param(
             "throughput_fraction",
-            "float",
-            0.5,
-            "throughput-floor: share of the fault-free rate required",
+            float,
+            default=0.5,
+            doc="throughput-floor: share of the fault-free rate required",
             min=0.0,
             max=1.0,
         ),
         Param(
             "baseline_rate",
-            "float",
-            None,
-            "fault-free requests per round (default: clients / (4 + 1/rate))",
+            float,
+            default=None,
+            doc="fault-free requests per round (default: clients / (4 + 1/rate))",
             min=0.0,
         ),
     )
@@ -177,8 +236,15 @@ class PBFT(ProtocolSpec):
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return pbft_metrics(record, p)
 
-    def tolerance(self, p: Params) -> int:
-        return faults(p)
+    def tolerance(self, p: Params) -> Tolerance:
+        return Tolerance(
+            kind="byzantine",
+            faults=faults(p),
+            networks=("synchronous", "partial-synchrony"),
+            roles=(REPLICA,),
+            unlimited=(CLIENT,),
+            bound="n >= 3f+1",
+        )
 
     def beyond_bound(self, p: Params) -> str | None:
         n, f = p["n"], faults(p)

@@ -46,7 +46,7 @@ class Swim(ProtocolSpec):
     )
     nodes_are = "members"
     params = (
-        Param("n", "int", 32, "number of members", min=2),
+        Param("n", int, default=32, doc="number of members", min=2),
         *DETECTOR_PARAMS,
     )
 
