@@ -72,7 +72,6 @@ class LoginStorm(Adversary):
                 f"login-storm: count={count} but the run has only {len(clients)} clients"
             )
         self.targets = sorted(ctl.rng.sample(clients, count))
-        ctl.declare_crash_budget(count)
 
     def before_round(self, ctl: RoundControl) -> None:
         at = self.p["at"]

@@ -54,7 +54,7 @@ from bft.core.environment import Operation, correct_result
 from bft.core.errors import ConfigError
 from bft.core.node import BROADCAST
 from bft.core.params import Param
-from bft.search.schedule import PROCESS_KINDS, Action
+from bft.search.schedule import BYZANTINE_KINDS, PROCESS_KINDS, Action
 
 SCALARS = (bool, int, bytes, str)
 
@@ -225,18 +225,20 @@ class ScheduleAdversary(Adversary):
                         f"schedule: action #{index + 1} ({action.do}) names node {node}, "
                         f"which does not exist (n={ctl.n}; nodes are 0..{ctl.n - 1})"
                     )
-        # Every node a process fault touches is faulty, crashed ones included (the
-        # classical model: f counts crashed and Byzantine nodes alike), so the
-        # properties about correct nodes exclude it.
-        corrupt = sorted({a.node for a in self.actions if a.do in PROCESS_KINDS})
+        # A node with a Byzantine action is corrupted for the whole run (the adversary
+        # holds its key); a crashed node becomes faulty when it crashes. The engine
+        # counts both against the protocol's tolerance (the classical model: f counts
+        # crashed and Byzantine nodes alike), and properties about correct nodes
+        # leave both out.
+        corrupt = sorted({a.node for a in self.actions if a.do in BYZANTINE_KINDS})
         if corrupt:
             ctl.corrupt(corrupt)
-        crashed = {a.node for a in self.actions if a.do == "crash"}
-        ctl.declare_crash_budget(len(crashed))
         for action in self.actions:
             if action.do == "twin":
                 # A twin runs the protocol's own, unmodified node code (Twins).
-                node = ctl._engine.protocol.make_node(action.node, ctl.params)
+                node = ctl.build_node(action.node)
+                if node is None:
+                    continue
                 rng = random.Random(ctl.rng.getrandbits(64))
                 self.twins.append(_Twin(action, node, TwinContext(action.node, ctl.n, rng)))
 

@@ -93,7 +93,6 @@ class ServerCrash(Adversary):
 
     def setup(self, ctl: SetupControl) -> None:
         self.targets = pick_servers(self, ctl)
-        ctl.declare_crash_budget(len(self.targets))
 
     def before_round(self, ctl: RoundControl) -> None:
         at, duration = self.p["at"], self.p["duration"]

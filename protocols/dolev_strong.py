@@ -163,8 +163,9 @@ def broadcast_properties(
     """Agreement, validity, integrity and termination of a Byzantine broadcast."""
 
     def validity(record: RunRecord) -> Verdict:
-        if sender in record.corrupted:
-            return Verdict.vacuous(f"the sender ({who} {sender}) is corrupted")
+        if sender in record.faulty:
+            what = "corrupted" if sender in record.corrupted else "crashed"
+            return Verdict.vacuous(f"the sender ({who} {sender}) is {what}")
         wrong = first_wrong_decision(record, value)
         if wrong is not None:
             i, rnd, got = wrong

@@ -208,8 +208,9 @@ class OralMessages(ProtocolSpec):
             return Verdict.ok()
 
         def validity(record: RunRecord) -> Verdict:
-            if commander in record.corrupted:
-                return Verdict.vacuous(f"the commander (general {commander}) is a traitor")
+            if commander in record.faulty:
+                what = "a traitor" if commander in record.corrupted else "crashed"
+                return Verdict.vacuous(f"the commander (general {commander}) is {what}")
             order = p["value"]
             decided = _decisions(record)
             for i in loyal_lieutenants(record):

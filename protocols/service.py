@@ -111,7 +111,7 @@ from bft.core.errors import ConfigError
 from bft.core.node import Context
 from bft.core.params import Param
 from bft.core.properties import Property, Verdict
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 
 SERVER, CLIENT = "server", "client"
@@ -560,6 +560,18 @@ class ServiceSpec(ProtocolSpec):
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return service_metrics(record, p)
+
+    def tolerance(self, p: Params) -> Tolerance:
+        """Servers may crash (all but one: a client can reach the survivor); clients may
+        be anything, as the requests of any client are untrusted input (a poisoned
+        request, a login storm). Byzantine servers are outside the model."""
+        return Tolerance(
+            kind="crash",
+            faults=int(p["n"]) - 1,
+            roles=("server",),
+            unlimited=("client",),
+            bound="servers crash-stop; any number of faulty clients",
+        )
 
 
 # -- printing the series from a trace -----------------------------------------------------

@@ -266,7 +266,10 @@ def test_a_run_that_raises_marks_its_cell_and_exits_1(tmp_path, capsys) -> None:
     result = bench.run_sweep(sweep)
     fine, broken = result.cells
     assert fine.runs == 2 and fine.error is None
-    assert broken.error == "run raised RuntimeError: metric bug (seed 0)"
+    assert broken.error == (
+        "protocol 'coin': metrics() raised RuntimeError: metric bug (at test_bench_support.py:53) "
+        "(a bug in the plug-in) (seed 0)"
+    )
     assert result.crashed == 1 and len(result.rows) == 2
     coin_file = tmp_path / "coin.toml"
     coin_file.write_text('protocol = "coin"\n[params]\nn = 4\n')
@@ -274,7 +277,9 @@ def test_a_run_that_raises_marks_its_cell_and_exits_1(tmp_path, capsys) -> None:
                str(coin_file)])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 1
-    assert "coin:explode=true x scenario: n/a: run raised RuntimeError" in captured.err
+    assert "coin:explode=true x scenario: n/a: protocol 'coin': metrics() raised RuntimeError" in (
+        captured.err
+    )
 
 
 # -- reports ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from bft.bench.stats import Summary, summarize
 from bft.bench.store import Store, code_version, source_digest
 from bft.bench.sweep import Cell, Sweep
 from bft.core.encoding import to_plain
-from bft.core.errors import ConfigError
+from bft.core.errors import ConfigError, PluginError
 from bft.run import runner
 from bft.run.scenario import Scenario
 
@@ -66,6 +66,8 @@ def run_one(scenario: Scenario) -> Row:
     start = time.perf_counter()
     try:
         result = runner.run(scenario)
+    except PluginError as exc:  # a plug-in's bug: the cell failed, like a run that raised
+        return {"error": f"{exc} (seed {scenario.seed})", "crashed": True}
     except ConfigError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a bug outside node code: report the cell, go on

@@ -37,9 +37,16 @@ def run_report(result: RunResult) -> str:
         f"seed {scenario.seed}; {prepared.rounds} rounds; signatures {scenario.signatures}",
     ]
     if result.beyond_bound:
-        lines.append(f"BEYOND THE PROTOCOL'S BOUND: {result.beyond_bound}")
+        lines.append(
+            f"BEYOND THE PROTOCOL'S FAULT MODEL: {result.beyond_bound} "
+            "(a violation here is not a protocol bug)"
+        )
     if result.record.corrupted:
         lines.append(f"corrupted nodes: {sorted(result.record.corrupted)}")
+    if result.record.crashed:
+        lines.append(f"crashed by an adversary: {sorted(result.record.crashed)}")
+    for event in result.record.adversary_errors:
+        lines.append(f"ADVERSARY ERROR in round {event.round}: {event.detail}")
     lines.append("")
     lines.append(
         tabulate(

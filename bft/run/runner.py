@@ -17,11 +17,18 @@ from bft.core.adversary import Adversary
 from bft.core.encoding import to_plain
 from bft.core.engine import Engine
 from bft.core.environment import Environment
-from bft.core.errors import ConfigError
+from bft.core.errors import (
+    BftError,
+    ConfigError,
+    Interrupted,
+    PluginError,
+    describe_exception,
+    shorten,
+)
 from bft.core.network import Network
 from bft.core.params import resolve
-from bft.core.properties import NO_EXCEPTIONS, Property, Verdict
-from bft.core.protocol import ProtocolSpec
+from bft.core.properties import NO_EXCEPTIONS, Property, Verdict, describe_nodes
+from bft.core.protocol import Params, ProtocolSpec
 from bft.core.record import RunRecord
 from bft.core.trace import TraceSink
 from bft.run.scenario import Scenario
@@ -88,7 +95,9 @@ class RunResult:
                 for name, verdict in self.verdicts.items()
             },
             "corrupted": sorted(self.record.corrupted),
+            "crashed": sorted(self.record.crashed),
             "refused": [e.detail for e in self.record.refused],
+            "adversary_errors": [e.detail for e in self.record.adversary_errors],
             "beyond_bound": self.beyond_bound,
             "digest": self.digest,
         }
@@ -150,7 +159,7 @@ def execute(
     )
     record = engine.run()
     properties = {p.name: p for p in [*prepared.spec.properties(prepared.params), NO_EXCEPTIONS]}
-    verdicts = {name: prop.check(record) for name, prop in properties.items()}
+    verdicts = {name: judge(prepared.spec, prop, record) for name, prop in properties.items()}
     metrics: dict[str, float | None] = {
         "messages": record.messages,
         "deliveries": record.delivered,
@@ -162,18 +171,93 @@ def execute(
         "signatures": engine.keys.signatures,
         "verifications": engine.keys.verifications,
     }
-    metrics.update(prepared.spec.metrics(record, prepared.params))
-    beyond = prepared.spec.beyond_bound(prepared.params)
-    tolerance = prepared.spec.tolerance(prepared.params)
-    if beyond is None and tolerance is not None and len(record.corrupted) > tolerance.faults:
-        beyond = (
-            f"{len(record.corrupted)} corrupted nodes exceed the {tolerance.faults} "
-            f"the protocol tolerates with these parameters"
-        )
+    metrics.update(_plugin_metrics(prepared.spec, record, prepared.params))
+    beyond = beyond_model(prepared.spec, prepared.params, record)
     result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
     if trace_path is not None:
         append_verdicts(trace_path, result)
     return result
+
+
+def judge(spec: ProtocolSpec, prop: Property, record: RunRecord) -> Verdict:
+    """``prop``'s verdict on ``record``; a property that raises or returns something
+    else than a ``Verdict`` is a bug in the plug-in, reported as one clear line."""
+    try:
+        verdict = prop.check(record)
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plug-in's bug, named as such
+        raise PluginError(
+            f"protocol {spec.name!r}: property {prop.name!r} raised {describe_exception(exc)} "
+            "(a bug in the protocol plug-in's property, not a verdict)"
+        ) from None
+    if not isinstance(verdict, Verdict):
+        raise PluginError(
+            f"protocol {spec.name!r}: property {prop.name!r} returned {shorten(repr(verdict))} "
+            "instead of a Verdict (use Verdict.ok(), Verdict.violated(witness) or "
+            "Verdict.vacuous(why))"
+        )
+    return verdict
+
+
+def _plugin_metrics(spec: ProtocolSpec, record: RunRecord, params: Params) -> dict[str, Any]:
+    try:
+        metrics = spec.metrics(record, params)
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PluginError(
+            f"protocol {spec.name!r}: metrics() raised {describe_exception(exc)} (a bug in the plug-in)"
+        ) from None
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
+        raise PluginError(
+            f"protocol {spec.name!r}: metrics() must return a dict of name -> number "
+            f"(got {shorten(repr(metrics))})"
+        )
+    return metrics
+
+
+def beyond_model(spec: ProtocolSpec, params: Params, record: RunRecord) -> str | None:
+    """Why this run lies outside what the protocol claims to tolerate (None: inside).
+
+    Outside means: the configuration itself is beyond the protocol's bound
+    (``spec.beyond_bound``), or the adversaries made more nodes faulty than the
+    protocol's ``Tolerance`` allows, made a node Byzantine where only crashes are
+    tolerated, made faulty a node whose role may not be, or ran on a network model
+    the claim does not cover.
+    """
+    reasons = []
+    configured = spec.beyond_bound(params)
+    if configured:
+        reasons.append(configured)
+    tolerance = spec.tolerance(params)
+    if tolerance is not None:
+        roles = record.roles
+        counted = sorted(i for i in record.faulty if tolerance.counts(roles[i]))
+        if len(counted) > tolerance.faults:
+            reasons.append(
+                f"{len(counted)} faulty nodes ({', '.join(map(str, counted))}) exceed the "
+                f"{tolerance.faults} that {spec.name} tolerates ({tolerance.describe()})"
+            )
+        byzantine = sorted(i for i in record.corrupted if tolerance.counts(roles[i]))
+        if tolerance.kind == "crash" and byzantine:
+            reasons.append(
+                f"{spec.name} tolerates crash faults only, but {describe_nodes(byzantine)} "
+                f"{'was' if len(byzantine) == 1 else 'were'} corrupted (Byzantine)"
+            )
+        barred = sorted(i for i in record.faulty if not tolerance.allows_role(roles[i]))
+        if barred:
+            reasons.append(
+                f"{describe_nodes(barred)} with role "
+                f"{', '.join(sorted({roles[i] for i in barred}))} may not be faulty in "
+                f"{spec.name}'s model ({tolerance.describe()})"
+            )
+        if record.network.model not in tolerance.networks:
+            reasons.append(
+                f"{spec.name} claims nothing for the {record.network.model} network model "
+                f"(only {', '.join(tolerance.networks)})"
+            )
+    return "; ".join(reasons) or None
 
 
 def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
@@ -191,6 +275,7 @@ def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
         "n": record.n,
         "roles": list(record.roles),
         "corrupted": sorted(record.corrupted),
+        "crashed": sorted(record.crashed),
         "properties": {
             name: {
                 "holds": v.holds,
