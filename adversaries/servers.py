@@ -10,12 +10,12 @@ from typing import Any
 
 import attrs
 
-from bft.adversaries.byzantine import flipped
 from bft.adversaries.generic import pick_among
 from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.errors import ConfigError
 from bft.core.params import Nodes, Param
+from bft.search.actions.values import flipped
 
 TRIGGER_END = "trigger-end"
 SERVER_ROLES = ("server", "replica")

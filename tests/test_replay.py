@@ -93,9 +93,9 @@ TAMPERINGS = {
     ),
     "actions that are not a list": (_set(["adversary", 0, "actions"], "crash"), "must be a list"),
     "an action that is not a table": (_set(["adversary", 0, "actions", 0], 3), "must be a table"),
-    "a schedule over its fault budget": (
-        _set(["adversary", 0, "faults"], 1),
-        "more than faults=1",
+    "a schedule naming a node that does not exist": (
+        _set(["adversary", 0, "actions", 0, "node"], 9),
+        "names node 9, which does not exist",
     ),
     "a recorded property that no longer fails": (
         _set(["replay", "property"], "integrity"),

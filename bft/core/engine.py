@@ -135,6 +135,7 @@ class Engine:
         self.corrupted: frozenset[int] = frozenset()
         self._crashed: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
         self._stopped: set[Adversary] = set()  # adversaries that raised
+        self._faulted: dict[Adversary, set[int]] = {}  # adversary -> nodes it made faulty
         self._kinds: dict[type, str] = {}
         self._others = _OtherNodes(n)  # built per broadcaster on first use, not O(n^2)
         self._adversary_rngs: dict[Adversary, random.Random] = {}
@@ -201,6 +202,7 @@ class Engine:
         self._event("adversary", None, f"{adversary.name}: {what}")
 
     def corrupt(self, nodes: Sequence[int], adversary: Adversary) -> None:
+        self._faulted.setdefault(adversary, set()).update(nodes)
         new = sorted(set(nodes) - self.corrupted)
         self.corrupted = self.corrupted | frozenset(nodes)
         self.record.corrupted = self.corrupted
@@ -212,11 +214,13 @@ class Engine:
 
     def adversary_crash(self, adversary: Adversary, node: int, reason: str) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
+        self._faulted.setdefault(adversary, set()).add(node)
         self.record.crashed = self.record.crashed | {node}
         self.take_down(node, None, reason)
 
     def adversary_restart(self, adversary: Adversary, node: int) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
+        self._faulted.setdefault(adversary, set()).add(node)
         self.record.crashed = self.record.crashed | {node}
         self.take_down(node, self.round + 1, "crash")
         self.fresh_on_return[node] = True
@@ -338,6 +342,9 @@ class Engine:
                 self._round(r)
             pad = self.rounds - len(self.record.peak_work)
             self.record.peak_work.extend([0.0] * pad)
+            self.record.faulty_by = tuple(
+                frozenset(self._faulted.get(a, ())) for a in self.adversaries
+            )
             if not self.full:
                 self._summarize()
         finally:

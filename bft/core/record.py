@@ -56,6 +56,8 @@ class RunRecord:
     rejected: int = 0
     refused: list[Event] = attrs.Factory(list)
     adversary_errors: list[Event] = attrs.Factory(list)  # adversaries that raised (stopped)
+    #: per adversary, in the run's order: the nodes it corrupted, crashed or restarted
+    faulty_by: tuple[frozenset[int], ...] = ()
     delivered: int = 0
     dropped: int = 0
     delayed: int = 0

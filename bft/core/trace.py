@@ -92,6 +92,32 @@ class TraceSink:
             self._file = None
 
 
+class NullSink(TraceSink):
+    """Records and hashes nothing: for the many runs of a search, whose traces nobody
+    reads (a counterexample is run again with a real sink to get its digest)."""
+
+    def __init__(self) -> None:
+        self.level = "none"
+        self.full = False
+        self.lines = 0
+        self._file = None
+
+    def write(
+        self, record: dict[str, Any], hashed: dict[str, Any] | None = None, *, ordered: bool = False
+    ) -> None:
+        pass
+
+    def header(self, **fields: Any) -> None:
+        pass
+
+    def event(self, rnd: int, ev: str, **fields: Any) -> None:
+        pass
+
+    @property
+    def digest(self) -> str:
+        return ""
+
+
 def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """Open a trace file: its header and an iterator over its events."""
     try:

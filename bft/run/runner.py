@@ -7,6 +7,7 @@ metric; ``run`` does both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from bft.core.params import resolve
 from bft.core.properties import NO_EXCEPTIONS, Property, Verdict, describe_nodes
 from bft.core.protocol import Params, ProtocolSpec
 from bft.core.record import RunRecord
-from bft.core.trace import TraceSink
+from bft.core.trace import NullSink, TraceSink
 from bft.run.scenario import Scenario
 
 
@@ -130,11 +131,18 @@ def prepare(scenario: Scenario) -> Prepared:
 
 
 def execute(
-    prepared: Prepared, trace_path: str | Path | None = None, level: str | None = None
+    prepared: Prepared,
+    trace_path: str | Path | None = None,
+    level: str | None = None,
+    *,
+    metrics: bool = True,
+    extra_adversaries: Sequence[Adversary] = (),
 ) -> RunResult:
+    """Run ``prepared`` and judge it. ``level="none"`` keeps no trace and no digest and
+    ``metrics=False`` skips the protocol's metrics: what a search needs, and no more."""
     scenario = prepared.scenario
     level = level or ("full" if trace_path else scenario.trace)
-    sink = TraceSink(level, trace_path)
+    sink = NullSink() if level == "none" else TraceSink(level, trace_path)
     sink.header(
         scenario=scenario.name,
         protocol=prepared.spec.name,
@@ -153,14 +161,14 @@ def execute(
         rounds=prepared.rounds,
         network=prepared.network,
         environment=prepared.environment,
-        adversaries=prepared.make_adversaries(),
+        adversaries=[*prepared.make_adversaries(), *extra_adversaries],
         signatures=scenario.signatures,
         sink=sink,
     )
     record = engine.run()
     properties = {p.name: p for p in [*prepared.spec.properties(prepared.params), NO_EXCEPTIONS]}
     verdicts = {name: judge(prepared.spec, prop, record) for name, prop in properties.items()}
-    metrics: dict[str, float | None] = {
+    values: dict[str, float | None] = {
         "messages": record.messages,
         "deliveries": record.delivered,
         "dropped": record.dropped,
@@ -171,9 +179,10 @@ def execute(
         "signatures": engine.keys.signatures,
         "verifications": engine.keys.verifications,
     }
-    metrics.update(_plugin_metrics(prepared.spec, record, prepared.params))
+    if metrics:
+        values.update(_plugin_metrics(prepared.spec, record, prepared.params))
     beyond = beyond_model(prepared.spec, prepared.params, record)
-    result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
+    result = RunResult(prepared, record, values, verdicts, properties, sink.digest, beyond)
     if trace_path is not None:
         append_verdicts(trace_path, result)
     return result

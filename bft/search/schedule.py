@@ -39,7 +39,8 @@ from bft.core.errors import ConfigError, choices
 from bft.core.network import Network
 from bft.search.actions import base as actions
 from bft.search.actions.base import COMMON_FIELDS, Draw
-from bft.search.actions.builtin import FIELD_SLOTS, KINDS as BUILTIN
+from bft.search.actions.builtin import FIELD_SLOTS
+from bft.search.actions.builtin import KINDS as BUILTIN
 from bft.search.actions.values import MUTATIONS
 
 #: Built-in kinds a search draws, simplest first (Hypothesis shrinks a kind toward the first).
@@ -93,7 +94,9 @@ def _frozen(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     """The file form of an argument: (key, value) pairs become tables again."""
     if isinstance(value, tuple):
-        if value and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        if value and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value
+        ):
             return {k: _plain(v) for k, v in value}
         return [_plain(v) for v in value]
     return value
@@ -204,14 +207,14 @@ class Action:
             )
         field = data.get("field")
         if field is not None and (isinstance(field, bool) or not isinstance(field, int | str)):
-            raise ConfigError(
-                f"{where}: 'field' must be a field name or index (got {field!r:.60})"
-            )
+            raise ConfigError(f"{where}: 'field' must be a field name or index (got {field!r:.60})")
         if isinstance(field, int) and field < 0:
             raise ConfigError(f"{where}: a field index must be >= 0 (got {field})")
         how = data.get("how")
         if how is not None and not isinstance(how, str):
-            raise ConfigError(f"{where}: 'how' must be one of {choices(MUTATIONS)} (got {how!r:.60})")
+            raise ConfigError(
+                f"{where}: 'how' must be one of {choices(MUTATIONS)} (got {how!r:.60})"
+            )
         extra = integer("extra", low=1)
         args = kind.validate_args({k: data[k] for k in own if k in data}, where)
         action = cls(
@@ -249,6 +252,9 @@ class FaultModel:
     targets: tuple[int, ...] | None = None  # nodes that may be faulty (None: all)
     #: nodes whose faults count against ``faults`` (None: all)
     counted: frozenset[int] | None = None
+    #: nodes the scenario's own adversaries already made faulty (they use the budget;
+    #: further actions by them are free)
+    spent: tuple[int, ...] = ()
     #: whether Byzantine kinds belong to the model (a crash-only protocol: no)
     byzantine: bool = True
     #: whether the protocol's messages are signed (signature-chain kinds need it)
@@ -347,12 +353,16 @@ class FaultModel:
     def usable_kinds(self) -> tuple[str, ...]:
         """The kinds this model can actually generate (budget, network and size allowing)."""
         table = actions.kinds()
-        names = self.kinds if self.kinds is not None else [k for k, v in table.items() if v.generated]
+        names = (
+            self.kinds if self.kinds is not None else [k for k, v in table.items() if v.generated]
+        )
         return tuple(k for k in names if table[k].usable(self))
 
     def describe(self) -> str:
         who = "" if self.targets is None else f" among nodes {list(self.targets)}"
         what = "" if self.byzantine else " (crash faults only)"
+        if self.spent:
+            what += f", nodes {list(self.spent)} already faulty in the scenario"
         text = (
             f"up to {self.faults} faulty node(s){who}{what}, network {self.network.describe()}, "
             f"{self.rounds} rounds, at most {self.max_actions} actions of kinds "
@@ -446,7 +456,7 @@ def decode(raw: Sequence[RawAction], model: FaultModel, disabled: int = 0) -> Sc
         return Schedule((), model)
     swarm = tuple(k for i, k in enumerate(kinds) if not disabled >> i & 1) or kinds
     table = actions.kinds()
-    budget: list[int] = []
+    budget: list[int] = [n for n in model.spent if model.counts(n)]
     out: list[Action] = []
     for item in raw[: model.max_actions]:
         kind = table[swarm[item[0] % len(swarm)]]
@@ -504,9 +514,9 @@ def declared_model(
     spent: Iterable[int] = (),
 ) -> FaultModel:
     """The fault model a search uses for ``spec``: the protocol's declared tolerance,
-    minus the faulty nodes ``spent`` by the scenario's own adversaries, narrowed or
-    widened by the caller's ``faults``, ``kinds`` and ``targets`` (a widening beyond the
-    declaration is recorded in ``outside``)."""
+    narrowed or widened by the caller's ``faults``, ``kinds`` and ``targets`` (a widening
+    beyond the declaration is recorded in ``outside``). The faulty nodes ``spent`` by the
+    scenario's own adversaries use the budget first; further actions by them are free."""
     from bft.core import registry
 
     n = spec.node_count(params)
@@ -523,8 +533,7 @@ def declared_model(
         counted = frozenset(i for i in range(n) if tolerance.counts(roles[i]))
         allowed = [i for i in range(n) if tolerance.allows_role(roles[i])]
         byzantine = tolerance.kind == "byzantine"
-        used = len([i for i in set(spent) if i in counted])
-        budget = max(0, tolerance.faults - used)
+        budget = tolerance.faults
         declared = tolerance.describe()
         if network.model not in tolerance.networks:
             outside.append(f"the {network.model} network model is not in the claim")
@@ -534,7 +543,7 @@ def declared_model(
         if faults > n:
             raise ConfigError(f"--faults {faults} exceeds the number of nodes ({n})")
         if tolerance is not None and faults > budget:
-            outside.append(f"{faults} faulty nodes where the protocol tolerates {budget} more")
+            outside.append(f"{faults} faulty nodes where the protocol tolerates {budget}")
         budget = faults
     table = actions.kinds()
     if kinds is not None:
@@ -566,6 +575,7 @@ def declared_model(
         max_actions=max_actions,
         targets=None if allowed == list(range(n)) else tuple(allowed),
         counted=None if counted is None or len(counted) == n else counted,
+        spent=tuple(sorted(set(spent))),
         byzantine=byzantine,
         signed=signed,
         adversaries=adversaries,

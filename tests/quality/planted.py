@@ -44,12 +44,21 @@ class Planted:
     network: dict[str, Any] | None = None  # replaces the scenario's network table
     rounds: int | None = None
     role: str | None = None  # only nodes with this role may be faulty
+    #: replaces the scenario's adversaries (None: the scenario's own)
+    adversaries: tuple[str, ...] | None = None
 
 
 def scenario_for(bug: Planted, protocol: str) -> Scenario:
     """The scenario a planted bug (or, with ``protocol=bug.correct``, its fix) runs in."""
+    adversaries = None
+    if bug.adversaries is not None:
+        adversaries = [scenario.parse_adversary(a) for a in bug.adversaries]
     base = scenario.with_overrides(
-        scenario.load(bug.scenario), protocol=protocol, params=bug.params or None, rounds=bug.rounds
+        scenario.load(bug.scenario),
+        protocol=protocol,
+        params=bug.params or None,
+        rounds=bug.rounds,
+        adversaries=adversaries,
     )
     if bug.network is not None:
         base = attrs.evolve(base, network=bug.network)
@@ -210,6 +219,7 @@ PLANTED: list[Planted] = [
         kinds=("crash",),  # SWIM tolerates crashes, not Byzantine members
         network={"model": "synchronous"},
         rounds=240,
+        adversaries=(),  # the shipped crashes name members 5, 17 and 40; n = 5 here
     ),
 ]
 

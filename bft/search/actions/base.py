@@ -236,7 +236,9 @@ class ActionKind:
         mine = [
             e
             for e in ctl.envelopes
-            if e.src == action.node and not e.dropped and (action.dst is None or e.dst == action.dst)
+            if e.src == action.node
+            and not e.dropped
+            and (action.dst is None or e.dst == action.dst)
         ]
         mine.sort(key=lambda e: e.dst)
         return mine

@@ -384,7 +384,9 @@ class Replay(_Byzantine):
     name = "replay"
     summary = "a corrupted node sends an earlier message of the same kind instead of its own"
     fields = ("node", "at", "dst")
-    args = (Param("age", int, default=0, doc="0: the latest earlier message, 1: the one before", min=0),)
+    args = (
+        Param("age", int, default=0, doc="0: the latest earlier message, 1: the one before", min=0),
+    )
     needs_history = True
 
     def draw(self, d: Draw) -> Any:
@@ -409,7 +411,8 @@ class Replay(_Byzantine):
         age = action.arg("age", 0)
         for env in self.own_messages(ctl, action):
             earlier = run.history.earlier(
-                ctl.round, lambda kind, payload, env=env: kind == env.kind and payload != env.payload
+                ctl.round,
+                lambda kind, payload, env=env: kind == env.kind and payload != env.payload,
             )
             if earlier and ctl.replace(env, earlier[min(age, len(earlier) - 1)]):
                 run.note(ctl, f"a {env.kind} seen earlier")
@@ -450,11 +453,14 @@ class Splice(_Byzantine):
         age = action.arg("age", 0)
         for env in self.own_messages(ctl, action):
             earlier = run.history.earlier(
-                ctl.round, lambda kind, payload, env=env: kind == env.kind and payload != env.payload
+                ctl.round,
+                lambda kind, payload, env=env: kind == env.kind and payload != env.payload,
             )
             if not earlier:
                 continue
-            changed = splice(env.payload, earlier[min(age, len(earlier) - 1)], action.field, ctl.sign)
+            changed = splice(
+                env.payload, earlier[min(age, len(earlier) - 1)], action.field, ctl.sign
+            )
             if changed is not None and ctl.replace(env, changed[0]):
                 run.note(ctl, changed[1])
 
@@ -782,7 +788,9 @@ def resolve_params(cls: type[Adversary], action: Any, where: str) -> dict[str, A
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the plug-in's constructor is its own code
-        raise ConfigError(f"{where}: adversary {cls.name!r} refused its parameters: {exc}") from None
+        raise ConfigError(
+            f"{where}: adversary {cls.name!r} refused its parameters: {exc}"
+        ) from None
     return values
 
 
