@@ -8,6 +8,7 @@ and every terminal line within the width, 60 columns included."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,7 +24,15 @@ from bft.run.report import run_report, verdict_table
 from bft.run.runner import RunResult
 from bft.tools.diagram.html import IDLE_ROW
 from bft.tools.diagram.view import plan
-from bft.tools.show import load, make_view, render_focus, render_html, render_text, witness_focus
+from bft.tools.show import (
+    load,
+    make_view,
+    render_focus,
+    render_html,
+    render_text,
+    violation,
+    witness_focus,
+)
 
 WIDTH = 100
 
@@ -337,7 +346,7 @@ def test_render_focus_is_centred_on_the_violation_within_the_line_budget(tmp_pat
     text = render_focus(diagram, nodes=range(4), width=100, max_lines=70, trace_name="t.jsonl")
     lines = text.splitlines()
     assert len(lines) <= 70 and all(len(line) <= 100 for line in lines)
-    assert lines[2] == ">>> liveness-after-gst violated in round 52, node 4; centred on round 52"
+    assert lines[1] == ">>> liveness-after-gst violated in round 52, node 4; centred on round 52"
     assert re.search(r"^\s+n0\s+n1\s+n2\s+n3\s+n4\s*$", text, re.M)  # the witness's client added
     shown = [int(m) for m in re.findall(r"^r(\d+)\s", text, re.M)]
     assert 52 in shown and min(shown) > 30 and max(shown) <= 60
@@ -469,3 +478,57 @@ def test_a_counterexample_page_opens_on_its_violation_in_headless_chromium(tmp_p
     shot = tmp_path / "first-screen.png"
     done = run_chromium(browser, tmp_path, measured.as_uri(), f"--screenshot={shot}")
     assert done.returncode == 0 and shot.stat().st_size > 10_000  # a picture, not a blank page
+
+
+def test_the_engines_word_on_a_send_event_and_a_structured_witness_win(tmp_path: Path) -> None:
+    """Forward compatible: a send event's ``adv`` field and a verdict's ``round``/``nodes``
+    (when the engine and runner write them) replace the guesses from notes and text."""
+    signed = {"$type": "Signed", "signer": 0, "payload": {"$type": "Vote", "view": 3}}
+    events = [
+        {"format": "bft-trace", "version": 1, "level": "full", "protocol": "p", "rounds": 6},
+        {
+            "r": 1,
+            "ev": "send",
+            "src": 2,
+            "dst": 1,
+            "kind": "vote",
+            "msg": signed,
+            "adv": "replayed",
+        },
+        {"r": 1, "ev": "send", "src": 2, "dst": 0, "kind": "vote", "msg": signed, "adv": "forged"},
+        {
+            "r": 2,
+            "ev": "send",
+            "src": 1,
+            "dst": 0,
+            "kind": "vote",
+            "msg": signed,
+            "adv": "replaced",
+        },
+        {"r": 3, "ev": "send", "src": 2, "dst": 0, "kind": "vote", "msg": signed},  # untouched
+        {
+            "r": 6,
+            "ev": "verdicts",
+            "n": 3,
+            "properties": {
+                "agreement": {
+                    "holds": False,
+                    "witness": "in round 1 node 0",
+                    "round": 4,
+                    "nodes": [1, 2],
+                }
+            },
+        },
+    ]
+    path = tmp_path / "hand.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    diagram = load(path)
+    tags = [(g.round, g.src, c.dst, sorted(c.tags)) for g in diagram.groups for c in g.copies]
+    assert tags == [
+        (1, 2, 1, ["replayed"]),
+        (1, 2, 0, ["forged"]),
+        (2, 1, 0, ["tampered"]),
+        (3, 2, 0, []),  # node 2 is not even corrupted here: only the engine's word counts
+    ]
+    focus = violation(diagram)
+    assert focus is not None and (focus.round, focus.nodes) == (4, (1, 2))

@@ -159,6 +159,8 @@ def _verdict(value: Any) -> bool:
         and _opt_str(value.get("witness"))
         and _opt_str(value.get("kind"))
         and type(value.get("exercised", True)) is bool
+        and (value.get("round") is None or (_is_int(value["round"]) and value["round"] >= 0))
+        and (value.get("nodes") is None or _nodes(value["nodes"]))
     )
 
 
@@ -172,7 +174,7 @@ Check = tuple[Callable[[Any], bool], str]
 
 #: event -> field -> (check, what it must be); fields not listed are not checked
 EVENT_FIELDS: dict[str, dict[str, Check]] = {
-    "send": _ENVELOPE,
+    "send": {**_ENVELOPE, "adv": (_str, "a string")},
     "drop": _ENVELOPE,
     "deliver": _ENVELOPE,
     "lost": _ENVELOPE,
@@ -231,7 +233,7 @@ EVENT_FIELDS: dict[str, dict[str, Check]] = {
     },
 }
 #: fields an event may leave out (everything else listed above is required)
-OPTIONAL = {("send", "msg"), ("round", "down"), ("rounds", "down")} | {
+OPTIONAL = {("send", "msg"), ("send", "adv"), ("round", "down"), ("rounds", "down")} | {
     ("verdicts", f) for f in ("roles", "corrupted", "metrics", "beyond_bound", "digest")
 }
 

@@ -107,8 +107,8 @@ class _Page:
         self.cols = list(view.nodes)
         self.spacing = max(96, min(150, 900 // max(len(self.cols), 1)))
         self.x = {node: LEFT + i * self.spacing for i, node in enumerate(self.cols)}
-        self.notes_x = LEFT + self.spacing * len(self.cols) - self.spacing // 2 + 12
-        self.width = self.notes_x + 280
+        self.notes_x = LEFT + self.spacing * len(self.cols) + 4  # right of the last labels
+        self.width = self.notes_x + 240
         self.chars = int(self.spacing * 0.92 / CHAR)
         kinds = sorted({g.kind for g in diagram.groups if view.shows_kind(g.kind)})
         self.kinds = kinds
@@ -200,7 +200,8 @@ class _Page:
         for kind in self.kinds:
             out.append(
                 f'<marker id="arrow-{_ident(kind)}" viewBox="0 0 10 10" refX="9" refY="5" '
-                f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+                f'markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" '
+                f'orient="auto-start-reverse">'
                 f'<path d="M 0 0 L 10 5 L 0 10 z" fill="{self.color[kind]}"/></marker>'
             )
         out.append("</defs>")

@@ -13,16 +13,17 @@ validates every record, so this module may index fields freely) into a
 * what the trace lets us recognise about adversarial messages, as tags on a
   copy (``TAGS``):
 
-  - ``tampered``: an ``adv`` field ``"replaced"`` on the send event when the
-    engine writes one, or else a schedule note ``mutate #k: ... (Type.field
-    old -> new)`` / ``equivocate #k`` in that round, matched to the sender's
-    messages of that type whose field now holds the new value;
+  - when the engine writes an ``adv`` field on send events (``"replaced"``,
+    ``"forged"``, ``"replayed"``, ``"injected"``: what the adversary did to
+    that copy), that is the answer, and the guesses below are not made;
+  - ``tampered``: a schedule note ``mutate #k: ... (Type.field old -> new)`` /
+    ``equivocate #k`` in that round, matched to the sender's messages of that
+    type whose field now holds the new value;
   - ``replayed``: a corrupted node sends a message signed by another node,
     identical to one that was already sent at least two rounds earlier (a
     relay of something heard last round is not a replay);
   - ``forged``: a corrupted node sends a message in another node's name
-    (outermost signature by another node) that nobody sent before, or the
-    engine marks it ``adv: "injected"`` and it is no replay;
+    (outermost signature by another node) that nobody sent before;
   - ``rejected``: the receiver refused it (a ``reject`` event in the round it
     arrived, same sender and kind; each reject matched to one such copy, in
     order), with the receiver's reason.
@@ -57,6 +58,8 @@ DOWN_EVENTS = ("crash", "overload", "freeze", "bug", "corrupt-node-error")
 UP_EVENTS = ("recover", "restart")
 NODE_EVENTS = (*DOWN_EVENTS, *UP_EVENTS)
 TAGS = ("tampered", "forged", "replayed", "rejected")
+#: the ``adv`` field of a full trace's send event (when the engine writes one) -> tag
+ENGINE_WORDS = {"replaced": "tampered", "forged": "forged", "replayed": "replayed"}
 BYZANTINE_ACTIONS = ("omit", "mutate", "equivocate", "twin")
 #: message fields worth showing on an arrow, in order of preference
 KEY_FIELDS = ("view", "seq", "value", "round", "result", "incarnation", "epoch", "term", "height")
@@ -452,9 +455,12 @@ def _tag_messages(
             ):
                 for copy in group.copies:
                     copy.tags["tampered"] = what
-        for copy in group.copies:
-            if adv.get(id(copy)) == "replaced":
-                copy.tags.setdefault("tampered", "changed by the adversary")
+        if adv:  # the engine says which copies the adversary touched: no guessing
+            for copy in group.copies:
+                word = ENGINE_WORDS.get(adv.get(id(copy), ""))
+                if word is not None:
+                    copy.tags.setdefault(word, f"{adv[id(copy)]} by the adversary")
+            continue
         if not signers:
             continue
         content = json.dumps(msg, sort_keys=True)
@@ -465,15 +471,13 @@ def _tag_messages(
             and signer != group.src
             and diagram.byzantine(group.src, group.round)
         )
-        injected = any(adv.get(id(c)) == "injected" for c in group.copies)
-        if (foreign or injected) and seen is not None and seen[0] <= group.round - 2:
+        if foreign and seen is not None and seen[0] <= group.round - 2:
             why = f"first sent by n{seen[1]} in round {seen[0]}"
             for copy in group.copies:
                 copy.tags["replayed"] = why
-        elif (foreign and seen is None) or (injected and not foreign and seen is None):
-            why = f"in n{signer}'s name" if foreign else "injected by the adversary"
+        elif foreign and seen is None:
             for copy in group.copies:
-                copy.tags["forged"] = why
+                copy.tags["forged"] = f"in n{signer}'s name"
         if seen is None:
             first_seen[content] = (group.round, group.src)
     # rejected: the receiver refused a message of that kind from that sender as it arrived
@@ -543,6 +547,10 @@ def violation(diagram: Diagram) -> Focus | None:
         if not verdict["holds"]:
             witness = printable(verdict.get("witness") or "")
             r, nodes = witness_focus(witness)
+            if type(verdict.get("round")) is int:  # structured, when the runner writes it
+                r = verdict["round"]
+            if type(verdict.get("nodes")) is list:
+                nodes = tuple(x for x in verdict["nodes"] if type(x) is int)
             if r is not None:
                 r = min(r, max(diagram.rounds - 1, 0))
             return Focus(printable(str(name)), r, tuple(x for x in nodes if x < diagram.n), witness)

@@ -102,7 +102,8 @@ class _Layout:
 
     def head(self) -> list[str]:
         d, width = self.diagram, self.width
-        out = [_fit("bft show: " + d.title, width), _fit(LEGEND, width)]
+        out = [_fit("bft show: " + d.title, width)]
+        out.extend(textwrap.wrap(LEGEND, width, subsequent_indent="        "))
         if d.level != "full":
             out.append(
                 _fit(
@@ -286,7 +287,7 @@ def render_focus(
     rows = layout.rows()
     at = next((i for i, (row, _) in enumerate(rows) if row.first <= centre <= row.last), 0)
     head = layout.head()
-    head.insert(2, _fit(_focus_line(focus, centre), width))
+    head.insert(1, _fit(_focus_line(focus, centre), width))
     tail = _focus_verdicts(diagram, focus, width)
     budget = max_lines - len(head) - len(tail) - 1
     lo = hi = at
