@@ -110,7 +110,7 @@ def freeze_value(params: Mapping[str, Any]) -> dict[str, Any]:
 class _Flight:
     """A message in flight this round: the engine's own, mutable record (never shown)."""
 
-    __slots__ = ("src", "dst", "payload", "sent", "extra_delay", "dropped", "injected")
+    __slots__ = ("src", "dst", "payload", "sent", "extra_delay", "dropped", "injected", "replaced")
 
     def __init__(self, src: int, dst: int, payload: Any, sent: int, injected: bool = False):
         self.src = src
@@ -120,6 +120,7 @@ class _Flight:
         self.extra_delay = 0
         self.dropped = False
         self.injected = injected
+        self.replaced = False
 
 
 class Envelope:
@@ -362,6 +363,7 @@ class TrafficControl(_Control):
                 f"controls only corrupted nodes {sorted(self.corrupted)}"
             )
         flight.payload = copy_value(payload)
+        flight.replaced = True
         self._changed(env.index)
         return True
 

@@ -412,6 +412,7 @@ class Engine:
             self._work = {}
 
         counts: dict[str, int] = {}
+        self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
         if self._interceptors:
             out = self._intercept(r, out, counts)
         self._route(r, out, counts)
@@ -438,8 +439,8 @@ class Engine:
         delivery is also written as a ``send`` event.
         """
         nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
-        full = self.full
-        for src, dst, payload in out:
+        full, tags = self.full, self._tags
+        for index, (src, dst, payload) in enumerate(out):
             kind = kinds.get(type(payload)) or self.kind(payload)
             item = (src, payload)
             if dst == BROADCAST:
@@ -457,8 +458,9 @@ class Engine:
                 nxt[dst].append(item)  # type: ignore[index]
                 counts[kind] = counts.get(kind, 0) + 1
             if full:
+                extra = tags[index] if tags else {}
                 for d in targets:
-                    self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
+                    self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload, **extra)
 
     def _intercept(
         self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
@@ -495,14 +497,33 @@ class Engine:
                 )
                 if full:
                     self.sink.event(
-                        r, "send", src=flight.src, dst=flight.dst, kind=kind, msg=flight.payload
-                    )
+                        r, "send", src=flight.src, dst=flight.dst, kind=kind, msg=flight.payload,
+                        **self._tampering(flight),
+                    )  # fmt: skip
                     self.sink.event(
                         r, "delay", src=flight.src, dst=flight.dst, kind=kind, until=arrival
                     )
             else:
                 on_time.append((flight.src, flight.dst, flight.payload))
+                if full:
+                    self._tags.append(self._tampering(flight))
         return on_time
+
+    def _tampering(self, flight: _Flight) -> dict[str, str]:
+        """For a full trace's send event: what the adversary did to the message, as an
+        ``adv`` field: ``replaced`` (a corrupted node's message changed), ``forged``
+        (injected with a signature that does not verify), ``replayed`` (injected, validly
+        signed by another node than its sender) or ``injected``; nothing if untouched."""
+        if flight.replaced:
+            return {"adv": "replaced"}
+        if not flight.injected:
+            return {}
+        payload = flight.payload
+        if isinstance(payload, Signed) and not self.keys.verify(payload):
+            return {"adv": "forged"}
+        if isinstance(payload, Signed) and payload.signer != flight.src:
+            return {"adv": "replayed"}
+        return {"adv": "injected"}
 
     def _summarize(self) -> None:
         """Summary level: per-round counts are hashed once, at the end (one JSON

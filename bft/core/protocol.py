@@ -117,6 +117,10 @@ class ProtocolSpec:
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return {}
 
+    def primary_of(self, view: int, p: Params) -> int | None:
+        """The leader of ``view``, for protocols that have one (diagrams mark it); else None."""
+        return None
+
     def tolerance(self, p: Params) -> Tolerance | None:
         """The faults this configuration claims to tolerate (None: no claim, and
         ``bft check`` then needs ``--faults`` and ``--kinds``)."""

@@ -291,6 +291,8 @@ def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
                 "kind": result.properties[name].kind,
                 "witness": v.witness,
                 "exercised": v.exercised,
+                **({} if v.round is None else {"round": v.round}),
+                **({"nodes": list(v.nodes)} if v.nodes else {}),
             }
             for name, v in result.verdicts.items()
         },
