@@ -36,8 +36,8 @@ from bft.protocols.hotstuff.messages import (
 from bft.protocols.hotstuff.spec import HotStuff, liveness_bound, message_formula
 from bft.protocols.pbft.messages import Request
 from bft.protocols.pbft.properties import message_formula as pbft_formula
-from bft.search.driver import Searcher
 from bft.run import scenario
+from bft.search.driver import Searcher
 from tests.helpers import digest_in_fresh_process, run_named
 
 IDEAL = {"signatures": "ideal"}
