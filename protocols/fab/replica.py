@@ -21,6 +21,10 @@ second phase of the parameterised protocol, used when fewer than
 Recovery. A replica that holds a pending request which is not executed
 within its timer suspects the leader: it tells everyone (SUSPECT) and moves to
 the next view; f+1 SUSPECTs for later views make a replica join the smallest.
+A replica's timer runs in a view only once n-f replicas (itself included)
+have suspected into it (as PBFT starts its new-view timer only after 2f+1
+view-changes), so a replica that suspected alone waits instead of running
+ahead of the others; meanwhile it repeats its SUSPECT every base timeout.
 The new leader asks the acceptors (QUERY) for their state for the slot; each
 answers with a signed REP (accepted value, its view, commit proof, and the
 PROPOSE it accepted). The first n-f REPs, its own included, form the progress
@@ -124,6 +128,8 @@ class Replica(Node):
         self.suspects: dict[int, int] = {}  # replica -> highest view it suspected into
         self.failures = 0
         self.timer: int | None = None
+        self.my_suspect: Signed | None = None
+        self.resend: int | None = None
         self._handlers = {
             Request: self._on_request,
             Propose: self._on_propose,
@@ -144,6 +150,7 @@ class Replica(Node):
         if self.timer is not None and ctx.round >= self.timer:
             self.failures += 1
             self._suspect(ctx, self.view + 1)
+        self._resend_suspect(ctx)
         self._lead(ctx)
 
     def _dispatch(self, ctx: Context, src: int, msg: Any) -> None:
@@ -187,16 +194,35 @@ class Replica(Node):
     def _timeout(self) -> int:
         return self.base_timeout * 2 ** min(self.failures, self.max_backoff)
 
+    def _started(self) -> bool:
+        """Whether n-f replicas (me included) have moved to my view: until then a replica
+        that suspected alone waits there instead of running ahead of the others."""
+        view = self.view
+        return view == 0 or sum(1 for v in self.suspects.values() if v >= view) >= self.q.pc
+
     def _arm(self, ctx: Context) -> None:
-        if self.timer is None and self.pending:
+        if self.timer is None and self.pending and self._started():
             self.timer = ctx.round + self._timeout()
 
     def _suspect(self, ctx: Context, view: int) -> None:
-        ctx.multicast(self.others, ctx.sign(Suspect(view, self.me)))
+        signed = ctx.sign(Suspect(view, self.me))
+        ctx.multicast(self.others, signed)
         ctx.tally("fab-view-change-messages", self.n - 1)
         self.suspects[self.me] = view
+        self.my_suspect = signed
+        self.resend = ctx.round + self.base_timeout
         self._enter(ctx, view)
         ctx.output("view-change", view=view)
+
+    def _resend_suspect(self, ctx: Context) -> None:
+        """Until the view starts, say it again every base timeout (lost before GST?)."""
+        if self.resend is not None and ctx.round >= self.resend and self.my_suspect is not None:
+            if self._started() or not self.pending:
+                self.resend = None
+                return
+            ctx.multicast(self.others, self.my_suspect)
+            ctx.tally("fab-view-change-messages", self.n - 1)
+            self.resend = ctx.round + self.base_timeout
 
     def _enter(self, ctx: Context, view: int) -> None:
         self.view = view
@@ -224,6 +250,8 @@ class Replica(Node):
         later = sorted(v for r, v in self.suspects.items() if r != self.me and v > self.view)
         if len(later) >= self.f + 1:
             self._suspect(ctx, later[0])  # f+1 suspects: at least one correct replica
+        else:
+            self._arm(ctx)  # my view may have started now
 
     # -- requests ------------------------------------------------------------------------
 
