@@ -20,7 +20,13 @@ from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent
-REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.toml"))
+# Saved counterexamples with a recorded [replay] table; hand-written ones without it
+# (tests/regressions/fab-published-liveness.toml) are checked by their protocol's tests.
+REGRESSIONS = sorted(
+    p
+    for p in (ROOT / "tests" / "regressions").glob("*.toml")
+    if "replay" in tomllib.loads(p.read_text(encoding="utf-8"))
+)
 TWO_TRAITORS = ROOT / "tests" / "regressions" / "om-two-traitors.toml"
 
 

@@ -251,6 +251,13 @@ def pbft_metrics(record: RunRecord, p: Params) -> dict[str, float | None]:
             "baseline_rate": round(baseline_rate(p, _correct_clients(record)), 4),
             "view": max(views, default=0),
             "view_changes": len(set(views)),
+            # VIEW-CHANGE and NEW-VIEW messages per view started: quadratic in n
+            # (HotStuff's view change, one NEW-VIEW per replica to the leader, is linear)
+            "messages_per_view_change": round(
+                record.messages_of("view-change", "new-view") / len(set(views)), 3
+            )
+            if views
+            else None,
             "state_transfers": sum(1 for _ in record.outputs_named("state-transfer")),
             "latency_mean": round(sum(latencies) / len(latencies), 2) if latencies else None,
             "latency_max": max(latencies, default=None),
