@@ -427,6 +427,7 @@ class Searcher:
         model = self.model
         rng = random.Random(derive_seed("bft-search", task.seed, task.index))
         corpus: list[Draft] = list(task.corpus)
+        busy: dict[Draft, tuple[int, ...]] = {}  # interesting draft -> rounds with traffic
         found_here: list[Draft] = []
         seen: set[Hashable] = set()
         kinds: dict[str, list[int]] = {k: [0, 0, 0] for k in model.usable_kinds()}
@@ -445,6 +446,7 @@ class Searcher:
                 seen.update(feats)
                 found_here.append(draft)
                 corpus.append(draft)
+                busy[draft] = tuple(r for r, counts in enumerate(result.record.sent) if counts)
             changed = divergence(result, self.baseline) > 0
             applied = applied_kinds(result)
             for kind in schedule.kinds():
@@ -481,7 +483,7 @@ class Searcher:
                     draft = (
                         self._random(rng)
                         if name == "random" or not corpus
-                        else self._mutate(rng, corpus)
+                        else self._mutate(rng, corpus, busy)
                     )
                     if judge(draft):
                         violation = draft
@@ -505,14 +507,24 @@ class Searcher:
         disabled = rng.getrandbits(kinds) if rng.random() < 0.5 else 0
         return tuple(random_raw(self.model, rng)), disabled
 
-    def _mutate(self, rng: random.Random, corpus: list[Draft]) -> Draft:
+    def _mutate(
+        self, rng: random.Random, corpus: list[Draft], busy: Mapping[Draft, tuple[int, ...]]
+    ) -> Draft:
         """A small random change to an interesting schedule (or two spliced together)."""
         recent = corpus[-16:]
-        raw, disabled = rng.choice(recent) if rng.random() < 0.5 else rng.choice(corpus)
+        parent = rng.choice(recent) if rng.random() < 0.5 else rng.choice(corpus)
+        raw, disabled = parent
         items = list(raw)
         bounds = (len(self.model.usable_kinds()) - 1, *raw_bounds(self.model))
+        rounds = self.model.rounds
         for _ in range(1 + rng.randrange(3)):
-            op = rng.randrange(7)
+            op = rng.randrange(8)
+            if op == 7 and items and busy.get(parent):  # aim at a round busy in that run
+                i = rng.randrange(len(items))
+                changed = list(items[i])
+                changed[2] = rounds + rng.choice(busy[parent])
+                items[i] = tuple(changed)  # type: ignore[assignment]
+                continue
             if op == 0 or not items:  # insert a random action
                 if len(items) < self.model.max_actions:
                     items.insert(rng.randint(0, len(items)), random_raw(self.model, rng, 1)[0])

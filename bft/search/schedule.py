@@ -432,12 +432,15 @@ class Schedule:
 
 
 def raw_bounds(model: FaultModel) -> tuple[int, int, int, int, int]:
-    """Inclusive upper bounds of the raw components (node, round, x, y, z)."""
+    """Inclusive upper bounds of the raw components (node, round, x, y, z). A raw round
+    below ``rounds`` prefers rounds in which the node sends in the fault-free run; one
+    from ``rounds`` up names a round directly (the guided search aims there at rounds
+    that only happen under faults, such as a view change)."""
     span = max(model.n - 1, model.rounds)
     mask = (1 << min(model.n, MAX_MASK_BITS)) - 1
     return (
         model.n - 1,
-        model.rounds - 1,
+        2 * model.rounds - 1,
         span,
         max(model.rounds, FIELD_SLOTS, len(MUTATIONS)),
         max(mask, 1),
@@ -471,14 +474,16 @@ def random_raw(model: FaultModel, rng: random.Random, count: int | None = None) 
     kinds = model.usable_kinds()
     if not kinds or model.max_actions == 0:
         return []
-    node, rnd, x, y, z = raw_bounds(model)
+    node, _, x, y, z = raw_bounds(model)
     if count is None:
         count = rng.randint(1, model.max_actions)
+    rounds = model.rounds
     return [
         (
             rng.randrange(len(kinds)),
             rng.randint(0, node),
-            rng.randint(0, rnd),
+            # three in four aim where the node sends in the fault-free run, one anywhere
+            rng.randrange(rounds) + (rounds if rng.random() < 0.25 else 0),
             rng.randint(0, x),
             rng.randint(0, y),
             rng.randint(0, z),

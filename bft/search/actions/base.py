@@ -114,8 +114,13 @@ class Draw:
         return self.raw_round % self.model.rounds
 
     def message_round(self, node: int) -> int:
-        """A round in which ``node`` sends in the fault-free run, mostly (see FaultModel)."""
-        return self.model.message_round(node, self.raw_round % self.model.rounds)
+        """A round in which ``node`` sends in the fault-free run, mostly (see FaultModel);
+        a raw round in ``rounds .. 2*rounds-1`` names round ``raw - rounds`` directly."""
+        rounds = self.model.rounds
+        raw = self.raw_round % (2 * rounds)
+        if raw >= rounds:
+            return raw - rounds
+        return self.model.message_round(node, raw)
 
     def choose(self, options: Sequence[Any], raw: int) -> Any:
         return options[raw % len(options)]
