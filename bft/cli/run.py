@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bft.cli.common import EXIT_OK, add_overrides, emit, scenario_from_args
 from bft.core import registry
@@ -82,6 +83,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if level not in LEVELS:
         raise ConfigError(
             f"{args.file}: [replay] level must be 'summary' or 'full' (got {level!r})"
+        )
+    if not replay and any(a.name == "schedule" for a in loaded.adversaries):
+        print(
+            f"bft: warning: {args.file} holds a schedule but no [replay] table (a truncated "
+            "counterexample?): it runs without a digest to check",
+            file=sys.stderr,
         )
     one_run = args.trace if level == "full" else None
     try:

@@ -7,7 +7,7 @@ metric; ``run`` does both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from bft.core.properties import NO_EXCEPTIONS, Property, Verdict, describe_nodes
 from bft.core.protocol import Params, ProtocolSpec
 from bft.core.record import RunRecord
 from bft.core.trace import NullSink, TraceSink
+from bft.run.budget import check_size
 from bft.run.scenario import Scenario
 
 
@@ -104,19 +105,39 @@ class RunResult:
         }
 
 
+def plugin_call(owner: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with any exception from plug-in code turned into one ``PluginError``
+    line naming the plug-in (a ``BftError`` it raises on purpose passes through)."""
+    try:
+        return call()
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plug-in's bug, named as such
+        raise PluginError(
+            f"{owner}: {what} raised {describe_exception(exc)} (a bug in the plug-in)"
+        ) from None
+
+
 def prepare(scenario: Scenario) -> Prepared:
     """Resolve and validate every part of ``scenario`` without running it."""
     spec_cls = registry.protocol(scenario.protocol)
-    spec: ProtocolSpec = spec_cls()
+    owner = f"protocol {scenario.protocol!r}"
+    spec: ProtocolSpec = plugin_call(owner, "its constructor", spec_cls)
     declared = [p.name for p in spec.params]
     params = resolve(
         f"protocol {spec.name!r}", spec.params, scenario.params_for(spec.name, declared)
     )
-    spec.check(params)
-    n = spec.node_count(params)
-    rounds = scenario.rounds if scenario.rounds is not None else spec.default_rounds(params)
-    if rounds < 1:
+    plugin_call(owner, "check()", lambda: spec.check(params))
+    n = plugin_call(owner, "node_count()", lambda: spec.node_count(params))
+    if type(n) is not int or n < 1:
+        raise PluginError(f"{owner}: node_count() must return an integer >= 1 (got {n!r:.40})")
+    if scenario.rounds is not None:
+        rounds = scenario.rounds
+    else:
+        rounds = plugin_call(owner, "default_rounds()", lambda: spec.default_rounds(params))
+    if type(rounds) is not int or rounds < 1:
         raise ConfigError(f"rounds must be at least 1 (got {rounds})")
+    check_size(f"protocol {spec.name!r}", n, rounds)
     network = Network.from_mapping(scenario.network)
     environment = Environment.from_mapping(
         {**spec.environment_defaults(params), **scenario.environment}
@@ -125,7 +146,8 @@ def prepare(scenario: Scenario) -> Prepared:
     for config in scenario.adversaries:
         cls = registry.adversary(config.name)
         resolved = resolve(f"adversary {config.name!r}", cls.params, config.params)
-        cls(**resolved)  # constructing validates parameter combinations
+        # constructing validates parameter combinations
+        plugin_call(f"adversary {config.name!r}", "its constructor", lambda: cls(**resolved))  # noqa: B023
         configs.append((config.name, resolved))
     return Prepared(scenario, spec, params, n, rounds, network, environment, tuple(configs))
 
