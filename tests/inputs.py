@@ -250,12 +250,14 @@ def mutated_documents(draw: Callable[..., Any]) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {"protocol": doc}
 
 
-def _clean(value: Any) -> Any:
-    """What TOML can hold: no None, no NaN keys problems (tomli_w refuses some values)."""
+def _clean(value: Any, depth: int = 0) -> Any:
+    """What TOML can hold: no None (tomli_w refuses some values); deep values cut at 900."""
+    if depth > 900:
+        return 1
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items() if v is not None}
+        return {str(k): _clean(v, depth + 1) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_clean(v) for v in value if v is not None]
+        return [_clean(v, depth + 1) for v in value if v is not None]
     if isinstance(value, float) and math.isnan(value):
         return "nan"
     return value
@@ -267,9 +269,10 @@ def write_document(doc: dict[str, Any], path: Path, raw: bytes | None = None) ->
         path.write_bytes(raw)
         return path
     try:
-        path.write_text(tomli_w.dumps(_clean(doc)), encoding="utf-8")
+        text = tomli_w.dumps(_clean(doc))
     except (TypeError, ValueError, RecursionError):
-        path.write_text(repr(doc)[:10_000], encoding="utf-8")
+        text = "protocol = " + "[" * 700 + "]" * 700 + "\n"  # what TOML cannot nest
+    path.write_text(text, encoding="utf-8")
     return path
 
 
