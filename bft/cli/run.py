@@ -31,7 +31,7 @@ def list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "what",
         nargs="?",
-        choices=("protocols", "adversaries", "scenarios", "properties"),
+        choices=("protocols", "adversaries", "scenarios", "properties", "actions"),
         help="what to list",
     )
 
@@ -154,6 +154,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             for name in scenario.available():
                 loaded = scenario.load(name)
                 rows.append((name, loaded.protocol, loaded.description))
+        elif section == "actions":
+            from bft.search.actions import kinds
+
+            for name, kind in kinds().items():
+                where = "" if kind.generated else " (in files only)"
+                rows.append((name, kind.fault + where, kind.summary))
         else:
             from bft.core.params import resolve
             from bft.core.properties import NO_EXCEPTIONS

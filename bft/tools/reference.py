@@ -56,6 +56,23 @@ def render() -> str:
         cls = registry.adversary(name)
         out += [f"### `{name}`", "", cls.summary + ".", ""]
         out += _params(cls.params)
+    out += [
+        "## Action kinds",
+        "",
+        "What a schedule (`bft check`, counterexample files) may contain; `fault` says how an",
+        "action counts: `crash` and `byzantine` make its node faulty, `network` acts on honest",
+        "messages as the network model allows.",
+        "",
+        "| action | fault | fields | meaning |",
+        "|---|---|---|---|",
+    ]
+    from bft.search.actions.base import GROUP, builtin_kinds
+
+    for kind in builtin_kinds():
+        fields = ", ".join(f"`{f}`" for f in (*kind.fields, *(p.name for p in kind.args)))
+        only = "" if kind.generated else " (in files only)"
+        out.append(f"| `{kind.name}` | {kind.fault}{only} | {fields} | {kind.summary} |")
+    out += ["", f"Plug-ins add kinds through the entry-point group `{GROUP}`.", ""]
     out += ["## Scenario tables", "", "### `[network]`", ""]
     out += _params(NETWORK_PARAMS)
     out += ["### `[environment]`", ""]

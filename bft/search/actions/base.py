@@ -299,6 +299,13 @@ def _check_kind(kind: Any, source: str) -> None:
             )
 
 
+def builtin_kinds() -> list[ActionKind]:
+    """The built-in kinds, in their canonical order (plug-ins and in-process ones left out)."""
+    from bft.search.actions import builtin
+
+    return list(builtin.KINDS)
+
+
 def kinds() -> dict[str, ActionKind]:
     """Every action kind: the built-ins and those plug-ins contribute."""
     return _load()
