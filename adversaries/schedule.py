@@ -71,6 +71,10 @@ class ScheduleAdversary(Adversary):
         self.runs = sorted(runs, key=lambda r: (r.kind.order, r.index))
         self.intercepts = any(r.kind.intercepts for r in runs)
         self.history = History() if any(r.kind.needs_history for r in runs) else None
+        #: history is needed up to the last round an action that reads it acts in
+        self._history_until = max(
+            (r.action.at + 1 for r in runs if r.kind.needs_history), default=0
+        )
         for run in runs:
             run.history = self.history
 
@@ -101,6 +105,11 @@ class ScheduleAdversary(Adversary):
     def before_round(self, ctl: RoundControl) -> None:
         for run in self.runs:
             run.kind.before_round(run, ctl)
+
+    def wants_traffic(self, round: int) -> bool:
+        if self.history is not None and round < self._history_until:
+            return True
+        return any(run.kind.acts_in(run.action, round) for run in self.runs)
 
     def on_traffic(self, ctl: TrafficControl) -> None:
         for run in self.runs:

@@ -189,6 +189,12 @@ class Adversary:
     def on_traffic(self, ctl: TrafficControl) -> None:
         """Act on this round's envelopes (only called when ``intercepts`` is true)."""
 
+    def wants_traffic(self, round: int) -> bool:
+        """Whether ``on_traffic`` should see this round's messages (default: every round;
+        an adversary that acts in a few rounds says so, and the other rounds run at the
+        speed of a run without it)."""
+        return True
+
 
 class _Control:
     phase: ClassVar[str] = "adversary"

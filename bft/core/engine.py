@@ -413,7 +413,9 @@ class Engine:
 
         counts: dict[str, int] = {}
         self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
-        if self._interceptors:
+        if self._interceptors and any(
+            a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
+        ):
             out = self._intercept(r, out, counts)
         self._route(r, out, counts)
         self.out.clear()
@@ -477,7 +479,10 @@ class Engine:
                 targets = (dst,)  # type: ignore[assignment]
             flights.extend(_Flight(src, d, payload, r) for d in targets)
         for adversary in self._interceptors:
-            self._call(adversary, adversary.on_traffic, TrafficControl(self, adversary, flights))
+            if adversary.wants_traffic(r):
+                self._call(
+                    adversary, adversary.on_traffic, TrafficControl(self, adversary, flights)
+                )
         on_time: list[tuple[int, Destination, Any]] = []
         full, record = self.full, self.record
         for flight in flights:

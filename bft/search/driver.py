@@ -51,7 +51,7 @@ import attrs
 
 from bft.core.adversary import Adversary, TrafficControl
 from bft.core.crypto import Signed
-from bft.core.encoding import dumps, to_plain
+from bft.core.encoding import to_plain
 from bft.core.errors import ConfigError
 from bft.core.node import derive_seed
 from bft.run import runner
@@ -103,22 +103,22 @@ class KindStats:
 # -- outcomes --------------------------------------------------------------------------------
 
 
-def _outcome(result: RunResult) -> dict[int, frozenset[str]]:
-    """Each node's observable events (outputs, protocol bugs), canonically encoded."""
+def _outcome(result: RunResult) -> dict[int, frozenset[Hashable]]:
+    """Each node's observable events (outputs, protocol bugs), as comparable values."""
     record = result.record
-    out: dict[int, set[str]] = {}
+    out: dict[int, set[Hashable]] = {}
     for o in record.outputs:
-        out.setdefault(o.node, set()).add(dumps([o.round, o.name, to_plain(dict(o.data))]))
+        out.setdefault(o.node, set()).add((o.round, o.name, repr(sorted(o.data.items()))))
     for e in record.bugs:
         if e.node is not None:
-            out.setdefault(e.node, set()).add(dumps(["bug", e.round]))
+            out.setdefault(e.node, set()).add(("bug", e.round))
     return {node: frozenset(events) for node, events in out.items()}
 
 
-def divergence(result: RunResult, baseline: Mapping[int, frozenset[str]]) -> int:
+def divergence(result: RunResult, baseline: Mapping[int, frozenset[Hashable]]) -> int:
     """How many observable events of this run's honest nodes differ from the baseline's."""
     outcome = _outcome(result)
-    empty: frozenset[str] = frozenset()
+    empty: frozenset[Hashable] = frozenset()
     return sum(
         len(outcome.get(node, empty) ^ baseline.get(node, empty))
         for node in sorted(result.record.honest)

@@ -44,6 +44,8 @@ FAULTS = ("crash", "byzantine", "network")
 #: the fields every action may have, besides ``do``; a kind lists which it uses
 COMMON_FIELDS = ("node", "at", "until", "dst", "nodes", "field", "how", "extra")
 MAX_MASK_BITS = 24
+#: how many earlier messages an action may reach back to (see ``History.earlier``)
+MAX_HELD = 8
 
 
 class Draw:
@@ -158,22 +160,29 @@ class History:
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self.items: list[tuple[int, str, Any]] = []  # (round, kind, payload)
+        self.items: list[tuple[int, str, Envelope]] = []  # (round, kind, view)
 
     def record(self, ctl: TrafficControl) -> None:
         corrupted = ctl.corrupted
-        for env in ctl.envelopes:
+        for env in ctl.envelopes:  # views: a payload is copied only if it is ever used
             if env.src in corrupted or env.dst in corrupted:
-                self.items.append((ctl.round, env.kind, env.payload))
+                self.items.append((ctl.round, env.kind, env))
         if len(self.items) > self.LIMIT:
             del self.items[: len(self.items) - self.LIMIT]
 
-    def earlier(self, before: int, match: Callable[[str, Any], bool]) -> list[Any]:
-        """Distinct payloads seen before round ``before`` that ``match``, newest first."""
+    def earlier(
+        self, before: int, match: Callable[[str, Any], bool], enough: int = MAX_HELD
+    ) -> list[Any]:
+        """Distinct payloads seen before round ``before`` that ``match``, newest first
+        (at most ``enough``: actions reach back only a few messages)."""
         out: list[Any] = []
-        for rnd, kind, payload in reversed(self.items):
-            if rnd < before and match(kind, payload) and payload not in out:
-                out.append(payload)
+        for rnd, kind, env in reversed(self.items):
+            if rnd < before:
+                payload = env.payload
+                if match(kind, payload) and payload not in out:
+                    out.append(payload)
+                    if len(out) >= enough:
+                        break
         return out
 
 
@@ -232,6 +241,11 @@ class ActionKind:
 
     def after_traffic(self, run: ActionRun, ctl: TrafficControl) -> None:
         """After every action of the round acted on the traffic."""
+
+    def acts_in(self, action: Action, round: int) -> bool:
+        """Whether the action needs to see ``round``'s traffic (default: only round ``at``).
+        Rounds no action needs run without interception, at full speed."""
+        return self.intercepts and action.at == round
 
     # -- helpers for message actions ---------------------------------------------------
 

@@ -30,13 +30,13 @@ from bft.core.environment import Environment
 from bft.core.errors import ConfigError
 from bft.core.node import BROADCAST, Context, Destination, Node
 from bft.core.params import Nodes, Param
-from bft.search.actions.base import ActionKind, ActionRun, Draw
+from bft.search.actions.base import MAX_HELD, ActionKind, ActionRun, Draw
 from bft.search.actions.values import MUTATIONS, innermost, mutate, splice
 
 #: a mutated field is the k-th scalar field (mod their count); 60: uniform up to 6 fields
 FIELD_SLOTS = 60
 #: how far back replay, splice, wrap and unwrap reach (the k-th most recent message)
-MAX_AGE = 8
+MAX_AGE = MAX_HELD
 
 
 def _to(action: Any) -> str:
@@ -214,6 +214,9 @@ class Partition(ActionKind):
 
     def check(self, action: Any, where: str) -> None:
         Crash.check(self, action, where)  # type: ignore[arg-type]
+
+    def acts_in(self, action: Any, round: int) -> bool:
+        return action.at <= round and (action.until is None or round < action.until)
 
     def describe(self, action: Any) -> str:
         end = "the end" if action.until is None else f"round {action.until}"
@@ -594,6 +597,9 @@ class Twin(_Byzantine):
     def usable(self, model: Any) -> bool:
         return super().usable(model) and model.n >= 2
 
+    def acts_in(self, action: Any, round: int) -> bool:
+        return True  # it hears every message to its node from the start (some arrive late)
+
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
 
@@ -729,6 +735,9 @@ class PluginAdversary(ActionKind):
             cls = registry.adversary(run.action.arg("name"))
             inner = run.state["adversary"] = cls(**resolve_params(cls, run.action, "schedule"))
         return inner
+
+    def acts_in(self, action: Any, round: int) -> bool:
+        return round >= action.at
 
     def setup(self, run: ActionRun, ctl: SetupControl) -> None:
         self._inner(run).setup(ctl)
