@@ -34,7 +34,7 @@ from tests.helpers import run_named
 PROTOCOLS = ("naive-reconnect", "backoff-reconnect")
 
 
-PROMISES = ("admission", "backoff-resets", "backoff-capped", "backoff-jitter")
+PROMISES = ("admission", "retry-target", "backoff-resets", "backoff-capped", "backoff-jitter")
 
 
 def assert_promises_hold(result: RunResult) -> None:
@@ -244,7 +244,7 @@ def test_shipped_scenarios_keep_every_guaranteed_promise(scenario_name: str, pro
     assert broken == ({"recovers"} if (scenario_name, protocol) == PROTOCOLS_CASCADE else set())
     if protocol == "backoff-reconnect":
         assert_promises_hold(result)
-        for name in ("admission", "backoff-resets", "backoff-capped"):
+        for name in ("admission", "retry-target", "backoff-resets", "backoff-capped"):
             assert result.verdicts[name].exercised, name
 
 

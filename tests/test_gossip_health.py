@@ -14,6 +14,7 @@ from tests.helpers import digest_in_fresh_process, run_named
 SMALL = {"clients": 300}
 PROMISES = (
     "admission",
+    "retry-target",
     "backoff-resets",
     "backoff-capped",
     "backoff-jitter",
@@ -122,7 +123,7 @@ def test_shipped_scenarios_keep_every_promise(scenario_name: str) -> None:
             result.verdicts["blast-radius"].witness == "3 server(s) frozen by 1 poisoned client(s)"
         )
     else:  # a storm: admission and backoff; nobody dies, so nothing to attribute
-        assert {"admission", "backoff-resets", "backoff-capped", "backoff-jitter"} <= exercised
+        assert {"admission", "retry-target", "backoff-resets", "backoff-capped"} <= exercised
 
 
 @pytest.mark.parametrize(
@@ -132,6 +133,8 @@ def test_shipped_scenarios_keep_every_promise(scenario_name: str) -> None:
         ({"quarantine_k": 3}, False),  # 4 servers may freeze: more than blast_radius=3
         ({"quarantine_k": 3, "blast_radius": 4}, True),
         ({"watchers": 0}, False),  # nobody watches: no attribution, no quarantine
+        ({"watchers": 2}, False),  # both may be servers the walk already froze
+        ({"quarantine_k": 1, "watchers": 2}, True),
         ({"timeout": 2}, False),  # the client outruns the correlation (watch_timeout=2)
         ({"timeout": 3, "watch_timeout": 3}, False),
     ],

@@ -453,3 +453,26 @@ def test_blast_radius_allows_bound_per_poisoned_client_plus_faulty_servers(
             verdict.witness
         )
         assert f"{frozen[0]} (round 10)" in verdict.witness and verdict.witness.endswith("(why)")
+
+
+def test_retry_target_busy_stays_and_a_timeout_moves_on() -> None:
+    def retry(busy: bool, to: int) -> Output:
+        data = {"server": 0, "to": to, "busy": busy, "sleep": 0, "answers": 0}
+        return Output(7, 3, "backoff", data)
+
+    def verdict(out: Output, **p: Any) -> Verdict:
+        record = promise_record()
+        record.outputs.append(out)
+        return backoff_checks(record, **p)["retry-target"]
+
+    assert verdict(retry(True, 0), cache=0).holds
+    assert verdict(retry(True, 1), cache=0).witness == (
+        "client 3 was answered busy by server 0 in round 7 and went on to server 1: a busy "
+        "server is alive but full, and the client backs off and retries it"
+    )
+    assert verdict(retry(False, 1), cache=0).holds
+    assert verdict(retry(False, 0), cache=0).witness == (
+        "client 3 gave up on server 0 in round 7 and logged in to it again: a client that "
+        "timed out fails over to the next server in its cache"
+    )
+    assert verdict(retry(False, 0), cache=1).holds  # a cache of one server: nowhere else

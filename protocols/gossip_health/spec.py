@@ -10,10 +10,12 @@ backoff, blast radius), the detector's among the servers (``completeness``,
 memberlist-style defaults of ``bft.protocols.swim``.
 
 ``blast-radius`` is guaranteed when quarantine can keep it: ``quarantine_k + 1
-<= blast_radius`` (the home server, then k announced deaths), at least one
-watcher, and a client ``timeout`` longer than ``watch_timeout`` (a client that
-gave up on a frozen server reaches the next one, which holds the request one
-round before running it, no sooner than the correlation does).
+<= blast_radius`` (the home server, then k announced deaths); more watchers
+than ``quarantine_k`` (the j-th announced death comes after j freezes, and a
+frozen server SWIM has not yet suspected may be picked to watch: one watcher
+must be alive); and a client ``timeout`` longer than ``watch_timeout`` (a
+client that gave up on a frozen server reaches the next one, which holds the
+request one round before running it, no sooner than the correlation does).
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class GossipHealth(ServiceSpec):
         quarantine_bound = p["quarantine_k"] + 1
         guaranteed = (
             quarantine_bound <= p["blast_radius"]
-            and p["watchers"] > 0
+            and p["watchers"] > p["quarantine_k"]
             and p["timeout"] > p["watch_timeout"]
         )
         return [

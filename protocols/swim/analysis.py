@@ -11,7 +11,7 @@ time), ``accuracy`` (safety without loss: no correct member is declared dead)
 and ``membership-justified`` (safety: every death, return to alive and
 refutation follows SWIM's rules of evidence and incarnation order; judged
 under loss too, since it is about what a member may conclude, not about the
-truth).
+truth; with a corrupted member, beyond SWIM's crash model, only the order).
 """
 
 from __future__ import annotations
@@ -158,6 +158,9 @@ def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimCon
     """
     group = set(members)
     honest = record.honest
+    # A corrupted member (beyond SWIM's crash model) can gossip accusations and deaths
+    # that no output shows: then only the incarnation order is judged, not the evidence.
+    evidence = not group & record.corrupted
     restarts: dict[int, list[int]] = {}
     for e in record.events_of("restart"):
         if e.node in group:
@@ -193,7 +196,7 @@ def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimCon
             accused.setdefault(m, set()).add(i)
         elif name == "dead":
             m, i, origin = d["member"], d["incarnation"], d["origin"]
-            if judge and origin == x:
+            if judge and evidence and origin == x:
                 start = first_suspicion.get((m, i))
                 if start is None:
                     return Verdict.violated(
@@ -206,7 +209,7 @@ def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimCon
                         f"{r - start} rounds after the first suspicion of it (round {start}); "
                         f"no suspicion times out in fewer than {cfg.suspicion_min} rounds"
                     )
-            elif judge and origin in honest and declared.get((m, i, origin), r) >= r:
+            elif judge and evidence and declared.get((m, i, origin), r) >= r:
                 return Verdict.violated(
                     f"member {x} holds member {m} dead at incarnation {i} from round {r} on the "
                     f"word of member {origin}, which had not declared it"
@@ -224,7 +227,7 @@ def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimCon
                     f"though it held it dead at incarnation {j}: only a higher incarnation "
                     "overrides a death"
                 )
-            if judge and announced.get((m, i), r) >= r:
+            if judge and evidence and announced.get((m, i), r) >= r:
                 return Verdict.violated(
                     f"member {x} took member {m} back as alive at incarnation {i} in round {r}, "
                     f"but member {m} never announced incarnation {i} (only the member itself "
@@ -238,7 +241,7 @@ def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimCon
                     f"member {x} refuted in round {r} at incarnation {i}, not above the "
                     f"incarnation {before} it already had"
                 )
-            if judge and i - 1 not in accused.get(x, ()):
+            if judge and evidence and i - 1 not in accused.get(x, ()):
                 return Verdict.violated(
                     f"member {x} refuted in round {r} at incarnation {i}, but no member had "
                     f"accused it at incarnation {i - 1}: a refutation answers an accusation "

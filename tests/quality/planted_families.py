@@ -104,6 +104,14 @@ class NoJitterClient(FailoverClient):
             self.wake = ctx.round + sleep
 
 
+class BusyFailsOverClient(FailoverClient):
+    """The mistake: a busy answer is handled like a timeout, so the client leaves a server
+    that is alive (only full) and carries its login to the next one."""
+
+    def _on_busy(self, ctx: Context) -> None:
+        self._fail(ctx, busy=False)
+
+
 class _PlantedBackoff(BackoffReconnect):
     server_class: type[FailoverServer] = FailoverServer
     client_class: type[FailoverClient] = FailoverClient
@@ -187,6 +195,12 @@ class NoHysteresisClient(HealthClient):
         if not live:
             live = list(range(self.servers))
         return live[ctx.rng.randrange(len(live))]
+
+
+class BackoffBusyFailsOver(_PlantedBackoff):
+    name = "backoff-busy-fails-over"
+    summary = "PLANTED BUG: backoff-reconnect whose clients leave a server that answered busy"
+    client_class = BusyFailsOverClient
 
 
 class _PlantedHealth(GossipHealth):
@@ -434,6 +448,7 @@ CLASSES: dict[str, type] = {
         BackoffLoginsUnguarded,
         BackoffNeverResets,
         BackoffNoJitter,
+        BackoffBusyFailsOver,
         HealthLateQuarantine,
         HealthEarlyWatch,
         HealthNoHysteresis,
@@ -484,6 +499,15 @@ FAMILY_PLANTED: list[FamilyPlanted] = [
         ("backoff-jitter",),
         1,
         bug="clients sleep the whole bound, base * 2^a, instead of a uniform draw below it",
+    ),
+    FamilyPlanted(
+        "backoff-busy-fails-over",
+        "backoff-reconnect",
+        "skype-2007",
+        ("retry-target",),
+        1,
+        bug="a busy answer is taken for a failure of the server: the client fails over, "
+        "carrying the storm from a full server to the next",
     ),
     FamilyPlanted(
         "gossip-late-quarantine",
