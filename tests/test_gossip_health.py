@@ -131,7 +131,8 @@ def test_shipped_scenarios_keep_every_promise(scenario_name: str) -> None:
     [
         ({}, True),
         ({"quarantine_k": 3}, False),  # 4 servers may freeze: more than blast_radius=3
-        ({"quarantine_k": 3, "blast_radius": 4}, True),
+        ({"quarantine_k": 3, "blast_radius": 4, "watchers": 4}, True),
+        ({"quarantine_k": 3, "blast_radius": 4}, False),  # three watchers, three may be frozen
         ({"watchers": 0}, False),  # nobody watches: no attribution, no quarantine
         ({"watchers": 2}, False),  # both may be servers the walk already froze
         ({"quarantine_k": 1, "watchers": 2}, True),
