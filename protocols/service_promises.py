@@ -27,8 +27,8 @@ own promise is a property here, judged from what the nodes emit:
   jitter draws them: each is ``int(U(0, bound))``, whose mean and variance
   are known (``sleep_moments``), so the total sleep of the backoffs with a
   bound of 2 or more is a sum of independent draws, and the property fails
-  when it is more than 5 standard deviations from its mean over at least 10
-  of them (for a sum of bounded draws a false alarm is rarer than once in a
+  when it is more than 9.5 standard deviations from its mean over at least 10
+  of them (by Hoeffding's inequality a false alarm is rarer than once in a
   million runs). A client that sleeps the whole bound (no jitter), never more
   than the base (no growth), or a fixed time fails it.
 * ``retry-target`` (safety, clients with backoff): a client answered busy
@@ -83,7 +83,10 @@ BLAST_RADIUS = Param(
 #: backoff-jitter: at least this many backoffs with a bound of 2 rounds or more ...
 JITTER_MIN_SAMPLES = 10
 #: ... whose total sleep is more than this many standard deviations from its mean
-JITTER_Z = 5.0
+#: (Hoeffding: a sum of draws each within a range of b - 1, whose variance is
+#: (b^2 - 1) / 12, strays z standard deviations with probability at most
+#: 2 exp(-z^2 / 6); at 9.5 that is under one in a million)
+JITTER_Z = 9.5
 MAX_ATTEMPT = 60  # 2**60 rounds is past any cap
 
 
