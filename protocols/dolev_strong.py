@@ -25,7 +25,8 @@ round t+1, the chain has t+1 distinct signers, so one of them is honest and
 accepted v earlier, relaying it to everyone. Either way all honest nodes end
 with the same ``extracted`` set. Validity: an honest sender signs one value
 and nobody can forge a second chain, so every honest node extracts exactly it.
-Dolev and Strong also prove t+1 rounds are necessary.
+Dolev and Strong also prove t+1 rounds are necessary; ``decision-round``
+checks that no honest node decides before it.
 
 Simplifications: the sender decides its own value in round 0. A node relays
 at most two distinct values (once it holds two it decides the default
@@ -50,6 +51,7 @@ from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
     decision_metrics,
+    decision_round_property,
     first_wrong_decision,
     integrity_property,
     termination_property,
@@ -228,7 +230,15 @@ class DolevStrong(ProtocolSpec):
         )
 
     def properties(self, p: Params) -> list[Property]:
-        return broadcast_properties(p["sender"], p["value"], p["t"] + 1)
+        decide_at = p["t"] + 1
+        return [
+            *broadcast_properties(p["sender"], p["value"], decide_at),
+            decision_round_property(
+                p["sender"],
+                decide_at,
+                "a chain may first appear in round t+1; t+1 rounds are necessary",
+            ),
+        ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return decision_metrics(record)

@@ -20,6 +20,11 @@ n/2 honest nodes prefer v and the king's majority is v too; the others adopt
 the king's v; all honest nodes leave the phase agreeing. Messages:
 (f+1)(n-1)(n+1) when nobody is faulty, O(n^2 f).
 
+Each node emits ``prefer`` (phase, value) at the end of every phase, and
+``decide`` at the end: ``king-unifies`` and ``persistence`` check the two
+lemmas above phase by phase, ``decision-round`` that nobody decides before
+round 2(f+1).
+
 Simplifications: binary values only; a vote or king message for another
 phase, a duplicate, or a king message from a non-king is rejected.
 """
@@ -40,8 +45,10 @@ from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
     decision_metrics,
+    decision_round_property,
     first_wrong_decision,
     integrity_property,
+    king_properties,
     termination_property,
 )
 
@@ -94,6 +101,7 @@ class PhaseKingNode(Node):
             return
         if rnd > 0:
             self._follow_king(ctx, phase - 1, inbox)
+            ctx.output("prefer", phase=phase - 1, value=self.pref)
         if phase == self.f + 1:
             if not self.decided:
                 self.decided = True
@@ -230,6 +238,8 @@ class PhaseKing(ProtocolSpec):
             ),
             integrity_property(),
             termination_property(bound, "every honest, never-crashed node decides by round 2(f+1)"),
+            decision_round_property(-1, bound, "f+1 phases, so that one of the kings is honest"),
+            *king_properties(list(range(p["f"] + 1)), inputs),
         ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:

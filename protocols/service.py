@@ -51,7 +51,13 @@ Client-side accounting (what a client must emit). Each client keeps one
   request ``op`` (for PBFT: after f+1 matching replies), and
   ``meter.answered(ctx)`` when a login is acknowledged with nothing to
   answer; either ends the wait;
+* ``meter.refused()`` when a server answers but refuses the request (a
+  quarantine): the wait goes on, but the server did answer;
 * ``meter.tick(ctx)`` once at the end of every ``on_round``.
+
+``meter.answers`` counts the answers accepted (replies, login
+acknowledgements, refusals): what the backoff properties recount a client's
+failures from.
 
 Every round a client spends waiting is a *client-round of demand*. When the
 wait ends with a correct reply within the client's ``timeout`` (counted from
@@ -85,7 +91,9 @@ client accepts a reply that differs from ``correct_result``; the witness names
 the client, the round, the server and both values) and ``recovers``
 (liveness: after the trigger ends, availability returns to at least
 ``recover_threshold`` within ``recover_within`` rounds and stays there, on
-aggregate, to the end of the run).
+aggregate, to the end of the run). The failover family adds what its
+mechanisms promise (admission control, backoff, the blast radius of a
+poison): ``bft.protocols.service_promises``.
 
 The per-round availability series: ``availability_series(record)`` from a run
 record, or ``python -m bft.protocols.service TRACE.jsonl`` from a trace file
@@ -301,12 +309,13 @@ def execute_reply(ctx: Context, op: Operation) -> Reply:
 class ClientMeter:
     """Per-client availability accounting; see the module docstring for the contract."""
 
-    __slots__ = ("timeout", "since", "late")
+    __slots__ = ("timeout", "since", "late", "answers")
 
     def __init__(self, timeout: int) -> None:
         self.timeout = timeout
         self.since: int | None = None  # first round of the current wait
         self.late = False  # the current wait has passed the timeout
+        self.answers = 0  # answers accepted from a server (what resets a client's backoff)
 
     @property
     def waiting(self) -> bool:
@@ -325,6 +334,7 @@ class ClientMeter:
         server: int | None = None,
     ) -> None:
         """The client accepted an answer (a reply to ``op``, or a bare login acknowledgement)."""
+        self.answers += 1
         correct = True
         if op is not None:
             ctx.tally("accepted")
@@ -350,6 +360,11 @@ class ClientMeter:
         waited = ctx.round - since
         if waited:
             ctx.tally("served" if correct else "unserved", waited)
+
+    def refused(self) -> None:
+        """The server answered, but refused the request (a quarantine): an answer that does
+        not end the wait."""
+        self.answers += 1
 
     def tick(self, ctx: Context) -> None:
         since = self.since

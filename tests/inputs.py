@@ -13,6 +13,7 @@ import contextlib
 import io
 import math
 import signal
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,7 +65,13 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def invoke(argv: Sequence[str], limit: float = LIMIT_SECONDS) -> Outcome:
-    """Run ``bft ARGV`` in this process, capturing its output, under a watchdog."""
+    """Run ``bft ARGV`` in this process, capturing its output, under a watchdog, in a
+    scratch folder (a found counterexample is written there, not in the checkout)."""
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        return _invoke(argv, limit)
+
+
+def _invoke(argv: Sequence[str], limit: float) -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)

@@ -71,7 +71,11 @@ class Swim(ProtocolSpec):
         return 40 * p["period"]
 
     def properties(self, p: Params) -> list[Property]:
-        return detector_properties(range(p["n"]), self.config(p))
+        # membership-justified takes its timeouts from the parameters, not from
+        # ``self.config``: a variant that gets its configuration wrong is judged by the rule
+        return detector_properties(
+            range(p["n"]), self.config(p), detector_config(p, p["n"], self.name)
+        )
 
     def tolerance(self, p: Params) -> Tolerance:
         """SWIM detects crash-stop members, any number of them; it makes no claim about
