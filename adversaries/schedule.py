@@ -33,6 +33,8 @@ from bft.core.params import Param
 from bft.search.actions import ActionRun, History
 from bft.search.schedule import Action
 
+TRIGGER_END = "trigger-end"  # the same marker the storms and poisons leave
+
 
 class ScheduleAdversary(Adversary):
     name = "schedule"
@@ -77,6 +79,10 @@ class ScheduleAdversary(Adversary):
         )
         for run in runs:
             run.history = self.history
+        #: the round after which the schedule's faults are over (None: some never end),
+        #: noted as 'trigger-end' so that recovery properties are judged after it
+        ends = [run.kind.ends(run.action) for run in runs]
+        self.trigger_end = None if not ends or None in ends else max(ends)
 
     def setup(self, ctl: SetupControl) -> None:
         for run in sorted(self.runs, key=lambda r: r.index):
@@ -105,6 +111,8 @@ class ScheduleAdversary(Adversary):
     def before_round(self, ctl: RoundControl) -> None:
         for run in self.runs:
             run.kind.before_round(run, ctl)
+        if ctl.round == self.trigger_end:
+            ctl.note(TRIGGER_END)
 
     def wants_traffic(self, round: int) -> bool:
         if self.history is not None and round < self._history_until:

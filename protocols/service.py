@@ -107,6 +107,7 @@ one in thousands); the reply-correct property ignores them.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -577,15 +578,20 @@ class ServiceSpec(ProtocolSpec):
         return service_metrics(record, p)
 
     def tolerance(self, p: Params) -> Tolerance:
-        """Servers may crash (all but one: a client can reach the survivor); clients may
-        be anything, as the requests of any client are untrusted input (a poisoned
+        """Servers may crash as long as the survivors can still carry the load: the
+        steady demand (clients x rate requests a round, one work unit each) with half
+        again as much in reserve, over ``capacity`` per server (``recovers`` asks for the
+        service to come back, which no protocol can do without the capacity). Clients
+        may be anything, as the requests of any client are untrusted input (a poisoned
         request, a login storm). Byzantine servers are outside the model."""
+        servers = int(p["n"])
+        needed = max(1, math.ceil(1.5 * p["clients"] * p["rate"] / p["capacity"]))
         return Tolerance(
             kind="crash",
-            faults=int(p["n"]) - 1,
+            faults=max(0, servers - needed),
             roles=("server",),
             unlimited=("client",),
-            bound="servers crash-stop; any number of faulty clients",
+            bound=f"servers crash-stop while {needed} can carry the load",
         )
 
 

@@ -17,6 +17,7 @@ qualitatively new behaviour rather than every new round number:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 
 from bft.run.runner import RunResult
@@ -28,12 +29,16 @@ def _bucket(count: int) -> int:
     return min(count, 1) if count < 2 else count.bit_length()
 
 
+_ACTION_NOTE = re.compile(r"^schedule: ([a-z][a-z0-9_-]*) #\d+: ")
+
+
 def applied_kinds(result: RunResult) -> set[str]:
     """Action kinds of the schedule adversary that took effect in this run."""
     out = set()
     for note in result.record.notes("schedule"):
-        what = note.detail.split(": ", 1)[-1]
-        out.add(what.split(" ", 1)[0])
+        match = _ACTION_NOTE.match(note.detail)
+        if match:
+            out.add(match.group(1))
     return out
 
 

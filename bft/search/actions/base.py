@@ -242,6 +242,11 @@ class ActionKind:
     def after_traffic(self, run: ActionRun, ctl: TrafficControl) -> None:
         """After every action of the round acted on the traffic."""
 
+    def ends(self, action: Action) -> int | None:
+        """The first round in which the action no longer acts (None: it never stops):
+        ``until`` when given, else the round after ``at``."""
+        return action.until if action.until is not None else action.at + 1
+
     def acts_in(self, action: Action, round: int) -> bool:
         """Whether the action needs to see ``round``'s traffic (default: only round ``at``).
         Rounds no action needs run without interception, at full speed."""

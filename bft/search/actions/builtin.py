@@ -218,6 +218,9 @@ class Partition(ActionKind):
     def acts_in(self, action: Any, round: int) -> bool:
         return action.at <= round and (action.until is None or round < action.until)
 
+    def ends(self, action: Any) -> int | None:
+        return action.until  # a partition without 'until' lasts to the end
+
     def describe(self, action: Any) -> str:
         end = "the end" if action.until is None else f"round {action.until}"
         verb = "is" if len(action.nodes or ()) == 1 else "are"
@@ -284,6 +287,9 @@ class Lag(_Byzantine):
 
     def check(self, action: Any, where: str) -> None:
         Delay.check(self, action, where)  # type: ignore[arg-type]
+
+    def ends(self, action: Any) -> int | None:
+        return action.at + 1 + (action.extra or 1)  # the late messages have arrived
 
     def describe(self, action: Any) -> str:
         return (
@@ -600,6 +606,9 @@ class Twin(_Byzantine):
     def acts_in(self, action: Any, round: int) -> bool:
         return True  # it hears every message to its node from the start (some arrive late)
 
+    def ends(self, action: Any) -> int | None:
+        return None  # a twin speaks to the end
+
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
 
@@ -738,6 +747,9 @@ class PluginAdversary(ActionKind):
 
     def acts_in(self, action: Any, round: int) -> bool:
         return round >= action.at
+
+    def ends(self, action: Any) -> int | None:
+        return None  # a plug-in adversary acts to the end
 
     def setup(self, run: ActionRun, ctl: SetupControl) -> None:
         self._inner(run).setup(ctl)
