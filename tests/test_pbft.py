@@ -29,7 +29,7 @@ from bft.protocols.pbft.messages import (
     request_digest,
 )
 from bft.protocols.pbft.properties import message_formula
-from bft.protocols.pbft.replica import Replica
+from bft.protocols.pbft.replica import Mode, Replica
 from bft.protocols.pbft.spec import PBFT
 from tests.helpers import digest_in_fresh_process, run_named
 
@@ -184,8 +184,9 @@ def test_checkpoints_become_stable_and_truncate_the_log() -> None:
     engine.run()
     for node in engine.nodes[:4]:
         assert isinstance(node, Replica)
-        assert node.last_exec == 24 and node.h == 20 and len(node.stable_proof) == 3
-        assert all(seq > 20 for by_seq in node.slots.values() for seq in by_seq)
+        assert node.service.last_exec == 24 and node.log.low == 20
+        assert len(node.checkpoints.proof) == 3
+        assert sorted(node.log.slots_of(0)) == [21, 22, 23, 24]
     # n = 4, f = 1: each checkpoint is stable at 2f+1 = 3 of 4, so a replica gets the
     # 4th after its checkpoint is stable and discards it unread (two checkpoints, 4 replicas)
     assert sum(engine.record.tally("pbft-late-checkpoint")) == 2 * 4
@@ -290,7 +291,7 @@ def test_a_replica_joins_a_higher_view_on_f_plus_1_view_changes(
     engine.round = 1
     inbox = [(r, engine.keys.sign(r, ViewChange(2 + r, 0, (), (), r))) for r in senders]
     replica.on_round(engine.ctxs[3], inbox)
-    assert (replica.view, replica.active) == ((3, False) if joins else (0, True))
+    assert (replica.view, replica.mode) == ((3, Mode.VIEW_CHANGE) if joins else (0, Mode.NORMAL))
     assert not engine.record.rejected
 
 

@@ -32,7 +32,7 @@ class Client(Node):
         self,
         node_id: int,
         n: int,
-        f: int,
+        quorum: int,
         timeout: int,
         rate: float,
         requests: int,
@@ -40,7 +40,7 @@ class Client(Node):
     ) -> None:
         self.me = node_id
         self.n = n
-        self.f = f
+        self.quorum = quorum  # matching replies needed: f+1 (the spec's reply_quorum)
         self.replicas = list(range(n))
         self.timeout = timeout
         self.rate = rate
@@ -98,9 +98,9 @@ class Client(Node):
             return
         voters.add(reply.replica)
         self.views[reply.replica] = reply.view
-        if len(voters) >= self.f + 1:
+        if len(voters) >= self.quorum:
             op = current.payload.op
-            self.view = max(self.view, sorted(self.views[r] for r in voters)[-self.f - 1])
+            self.view = max(self.view, sorted(self.views[r] for r in voters)[-self.quorum])
             self.current = None
             self.meter.answered(ctx, op, reply.result, reply.replica)
             ctx.output(

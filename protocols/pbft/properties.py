@@ -51,7 +51,8 @@ def faults(p: Params) -> int:
 
 
 def message_formula(n: int) -> int:
-    """PBFT's normal-case messages per request without batching (FACTS.md)."""
+    """PBFT's normal-case messages per request without batching: n-1 PRE-PREPAREs,
+    (n-1)^2 PREPAREs (each backup to the n-1 others), n(n-1) COMMITs and n REPLYs."""
     return (n - 1) + (n - 1) ** 2 + n * (n - 1) + n
 
 
