@@ -20,7 +20,13 @@ from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent
-REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.toml"))
+# saved counterexamples record the violation they reproduce in a [replay] table; a file
+# without one is a fixed bug's schedule that must now pass (tested with its protocol)
+REGRESSIONS = sorted(
+    path
+    for path in (ROOT / "tests" / "regressions").glob("*.toml")
+    if "replay" in tomllib.loads(path.read_text())
+)
 TWO_TRAITORS = ROOT / "tests" / "regressions" / "om-two-traitors.toml"
 
 

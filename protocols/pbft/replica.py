@@ -202,7 +202,7 @@ class Replica(Node):
         primary = self.cfg.primary(self.view)
         if src == client and primary != self.me:
             ctx.send(primary, msg)
-        self.view_changes.request_waiting(ctx)
+        self.view_changes.request_waiting(ctx, client)
 
     def _order(self, ctx: Context) -> None:
         """Primary: one PRE-PREPARE per batch of queued requests, while the window allows."""

@@ -3,10 +3,12 @@
 Theory of operation (Castro and Liskov, sections 4.1 and 4.4). A client has
 one request outstanding, so a replica holds at most one request per client
 that it has received and not executed: the client's latest (``Pending``). The
-requests it holds are what its view-change timers watch (``viewchange``), what
-a new primary orders first, and what keeps the retransmission of lost
-messages going (``status``). A request leaves when it executes, or when a
-state transfer shows that it executed.
+requests it holds are what a new primary orders first and what keeps the
+retransmission of lost messages going (``status``), and a backup runs one
+view-change timer per held request (``viewchange``): it starts when the
+request arrives and stops only when that request executes, so the execution of
+other clients' requests never holds it back. A request leaves when it
+executes, or when a state transfer shows that it executed.
 
 The primary of the view gives each request the next sequence number
 (``Sequencer``): requests queue in arrival order and leave in batches of at
@@ -25,12 +27,14 @@ from bft.core.crypto import Signed
 
 
 class Pending:
-    """Per client, the latest request this replica received and has not executed."""
+    """Per client, the latest request this replica received and has not executed,
+    and that request's view-change timer (a backup's, in normal mode)."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held", "_timers")
 
     def __init__(self) -> None:
         self._held: dict[int, Signed] = {}
+        self._timers: dict[int, int] = {}  # client -> round its held request's timer expires
 
     def __bool__(self) -> bool:
         return bool(self._held)
@@ -49,17 +53,38 @@ class Pending:
         held = self._held.get(client)
         if held is None or held.payload.op.seq < request.payload.op.seq:
             self._held[client] = request
+            self._timers.pop(client, None)  # the older request's timer goes with it
 
     def executed(self, client: int, ts: int) -> None:
         """The client's request with timestamp ``ts`` executed (so did every older one)."""
         held = self._held.get(client)
         if held is not None and held.payload.op.seq <= ts:
             del self._held[client]
+            self._timers.pop(client, None)
 
     def forget_executed(self, last_ts: dict[int, int]) -> None:
         """After a state transfer: drop what the adopted client table shows executed."""
         for client in [c for c, r in self._held.items() if r.payload.op.seq <= last_ts.get(c, -1)]:
             del self._held[client]
+            self._timers.pop(client, None)
+
+    # -- timers (section 4.4: one per request, as Aardvark insists) ----------------------
+
+    def start_timer(self, client: int, expires: int) -> None:
+        """Start the timer of the client's held request, unless it is running."""
+        if client in self._held and client not in self._timers:
+            self._timers[client] = expires
+
+    def restart_timers(self, expires: int) -> None:
+        """A new view starts: every held request gets a full timeout from now."""
+        self._timers = dict.fromkeys(self._held, expires)
+
+    def stop_timers(self) -> None:
+        self._timers = {}
+
+    def expired(self, now: int) -> bool:
+        """Has some held request waited past its timer?"""
+        return any(expires <= now for expires in self._timers.values())
 
 
 class Sequencer:

@@ -1,10 +1,16 @@
 """PBFT view changes: timers, VIEW-CHANGE, NEW-VIEW (Castro and Liskov, section 4.4).
 
-Theory of operation. A backup that holds a client request it has not executed
-runs a timer of ``timeout`` rounds; executing any request restarts it while
-requests are still waiting (the paper's rule, and the reason a primary that
-orders just one request per timeout is never replaced: see the slow-primary
-adversary), and it stops when nothing waits. When the timer expires the backup
+Theory of operation. A backup runs a timer of ``timeout`` rounds for every
+client request it holds and has not executed (``requests.Pending``), from the
+round the request reached it (or the round a new view started) until that
+request executes. The paper's text keeps one timer, restarted whenever some
+request executes while others wait; with it a primary that orders every
+client's requests but one is never replaced, since the others' executions
+keep restarting the timer, and the ignored client starves within f faults
+(Aardvark, NSDI 2009, makes the same point). One timer per request closes
+that hole; a primary that orders every request, only slowly, is still not
+replaced (the slow-primary adversary: its requests execute before their
+timers expire, and throughput collapses instead). When a timer expires the backup
 stops accepting normal-case messages for its view v (its mode becomes
 VIEW_CHANGE) and multicasts a signed VIEW-CHANGE for v+1 carrying its last
 stable checkpoint with its 2f+1-message proof and a prepared certificate for
@@ -59,7 +65,6 @@ class ViewChanges:
         self.replica = replica
         self.base_timeout = timeout
         self.timeout = timeout  # doubled by each view change that fails to start a view
-        self.timer: int | None = None  # round when the request timer expires
         self.nv_deadline: int | None = None  # round when waiting for NEW-VIEW gives up
         self.resend_at: int | None = None  # round to retransmit my VIEW-CHANGE
         self.latest: dict[int, Signed] = {}  # replica -> its highest-view VIEW-CHANGE
@@ -69,28 +74,23 @@ class ViewChanges:
 
     # -- timers ---------------------------------------------------------------------------
 
-    def request_waiting(self, ctx: Context) -> None:
-        """A backup holds a request it has not executed: start the timer if it is not running."""
+    def request_waiting(self, ctx: Context, client: int) -> None:
+        """A backup holds a request of ``client`` it has not executed: start its timer."""
         r = self.replica
-        if self.timer is None and r.normal and not r.is_primary():
-            self.timer = ctx.round + self.timeout
+        if r.normal and not r.is_primary():
+            r.pending.start_timer(client, ctx.round + self.timeout)
 
     def executed(self, ctx: Context) -> None:
-        """A batch executed: the view works; restart the timer if requests still wait."""
-        r = self.replica
-        if not r.normal:
-            return
-        self.timeout = self.base_timeout
-        if r.pending and not r.is_primary():
-            self.timer = ctx.round + self.timeout
-        else:
-            self.timer = None
+        """A batch executed: the view works, so the timeout is back to its base value.
+        (The timers of requests still waiting run on: see the module docstring.)"""
+        if self.replica.normal:
+            self.timeout = self.base_timeout
 
     def check_timers(self, ctx: Context) -> None:
         r = self.replica
         now = ctx.round
         if r.normal:
-            if self.timer is not None and now >= self.timer:
+            if r.pending.expired(now):
                 self.start(ctx, r.view + 1)
         elif self.nv_deadline is not None and now >= self.nv_deadline:
             self.timeout *= 2
@@ -111,7 +111,7 @@ class ViewChanges:
         """Leave my view for ``view``: multicast a VIEW-CHANGE."""
         r = self.replica
         r.leave_view(view)
-        self.timer = None
+        r.pending.stop_timers()
         self.nv_deadline = None
         vc = ViewChange(view, r.log.low, r.checkpoints.proof, self.prepared_set(), r.me)
         signed = ctx.sign(vc)
@@ -254,9 +254,9 @@ class ViewChanges:
 
     def _install(self, ctx: Context, view: int, plan: Plan, pps: tuple[Signed, ...]) -> None:
         r = self.replica
-        self.timer = None
         self.nv_deadline = None
         self.resend_at = None
+        r.pending.stop_timers()
         r.enter_view(ctx, view, plan, pps)
-        if r.pending and not r.is_primary():
-            self.timer = ctx.round + self.timeout
+        if not r.is_primary():
+            r.pending.restart_timers(ctx.round + self.timeout)
