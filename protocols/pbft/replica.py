@@ -309,23 +309,25 @@ class Replica(Node):
             return
         if slot is None:
             slot = self.log.slot(view, seq)
+        # Only a slot of the view this replica is in normal mode in gets past NONE (votes
+        # for a later view wait in theirs), so the phase alone says whether to step.
         r = vote.replica
-        held = (slot.prepare_msgs if prepare else slot.commit_msgs).get(r)
-        if held is not None:
-            if held.payload.digest != vote.digest:
-                ctx.reject(src, msg, f"conflicting {vote.KIND} from replica {r}")
-            return
         if prepare:
-            slot.add_prepare(r, msg, vote.digest)
+            held = slot.prepare_msgs.get(r)
+            if held is None:
+                slot.add_prepare(r, msg, vote.digest)
+                if slot.phase is PRE_PREPARED and self._prepared(slot, self.f):
+                    self._on_prepared(ctx, slot)
+                return
         else:
-            slot.add_commit(r, msg, vote.digest)
-        if view != self.view or self.mode is not NORMAL:
-            return  # kept for when this replica enters the view
-        if prepare:
-            if slot.phase is PRE_PREPARED and self._prepared(slot, self.f):
-                self._on_prepared(ctx, slot)
-        elif slot.phase is PREPARED and self._committed_local(slot, self.f):
-            self._on_committed(ctx, slot)
+            held = slot.commit_msgs.get(r)
+            if held is None:
+                slot.add_commit(r, msg, vote.digest)
+                if slot.phase is PREPARED and self._committed_local(slot, self.f):
+                    self._on_committed(ctx, slot)
+                return
+        if held.payload.digest != vote.digest:
+            ctx.reject(src, msg, f"conflicting {vote.KIND} from replica {r}")
 
     def _advance(self, ctx: Context, slot: Slot) -> None:
         """The slot's state machine after its pre-prepare was accepted (section 4.2)."""

@@ -84,7 +84,8 @@ class Pending:
 
     def expired(self, now: int) -> bool:
         """Has some held request waited past its timer?"""
-        return any(expires <= now for expires in self._timers.values())
+        timers = self._timers
+        return bool(timers) and min(timers.values()) <= now
 
 
 class Sequencer:
