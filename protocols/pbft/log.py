@@ -119,12 +119,13 @@ class Slot:
         digest = pp.digest
         self.pre_prepare, self.digest, self.requests = signed, digest, pp.requests
         # votes that came first (usually none) are counted once, here
-        self.matching_prepares = sum(
-            1 for s in self.prepare_msgs.values() if s.payload.digest == digest
-        )
-        self.matching_commits = sum(
-            1 for s in self.commit_msgs.values() if s.payload.digest == digest
-        )
+        if self.prepare_msgs or self.commit_msgs:
+            self.matching_prepares = sum(
+                1 for s in self.prepare_msgs.values() if s.payload.digest == digest
+            )
+            self.matching_commits = sum(
+                1 for s in self.commit_msgs.values() if s.payload.digest == digest
+            )
 
     def add_prepare(self, replica: int, signed: Signed, digest: bytes) -> None:
         """Count ``signed``, the first PREPARE from ``replica``, naming ``digest``."""
