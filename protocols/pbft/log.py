@@ -221,10 +221,9 @@ class Log:
         for old in [v for v in self.views if v < view]:
             del self.views[old]
 
-    def mark_prepared(self, slot: Slot) -> None:
+    def remember_prepared(self, slot: Slot) -> None:
         """``slot`` prepared: it is now the one a VIEW-CHANGE reports for its number,
         unless that number prepared in a higher view."""
-        slot.phase = PREPARED
         current = self._prepared.get(slot.seq)
         if current is None or current.view < slot.view:
             self._prepared[slot.seq] = slot

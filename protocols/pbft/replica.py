@@ -334,7 +334,8 @@ class Replica(Node):
 
     def _on_prepared(self, ctx: Context, slot: Slot) -> None:
         """PRE_PREPARED -> PREPARED: multicast COMMIT (committed-local may follow at once)."""
-        self.log.mark_prepared(slot)
+        slot.phase = PREPARED
+        self.log.remember_prepared(slot)
         signed = ctx.sign(Commit(slot.view, slot.seq, slot.digest, self.me))
         ctx.multicast(self.others, signed)
         slot.add_commit(self.me, signed, slot.digest)
