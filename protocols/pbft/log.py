@@ -145,12 +145,12 @@ class Slot:
 
 def prepared(slot: Slot, f: int) -> bool:
     """The pre-prepare is accepted and 2f PREPAREs from distinct backups match it."""
-    return slot.phase >= PRE_PREPARED and slot.matching_prepares >= 2 * f
+    return slot.matching_prepares >= 2 * f and slot.phase >= PRE_PREPARED
 
 
 def committed_local(slot: Slot, f: int) -> bool:
     """Prepared, and 2f+1 COMMITs from distinct replicas (own included) match it."""
-    return slot.phase >= PREPARED and slot.matching_commits >= 2 * f + 1
+    return slot.matching_commits >= 2 * f + 1 and slot.phase >= PREPARED
 
 
 Predicate = Callable[[Slot, int], bool]

@@ -278,7 +278,9 @@ class Replica(Node):
         slot = None
         if type(view) is int and type(seq) is int:
             slot = self._slots.get(view, NO_SLOTS).get(seq)
-            if slot is not None and slot.phase >= (PREPARED if prepare else COMMITTED):
+            if slot is not None and (
+                slot.phase is COMMITTED or (prepare and slot.phase is PREPARED)
+            ):
                 return  # the quorum is complete: a late vote is discarded unread
         r, d, current, log = vote.replica, vote.digest, self.view, self.log
         if (
