@@ -4,7 +4,8 @@
 ``protocols/pbft`` (clients, pre-prepares, view changes, checkpoints,
 execution) whose replicas take the student's ``prepared(slot, f)`` and
 ``committed_local(slot, f)`` as their two rules (a plain parameter of the
-replica, ``Quorums``) in place of its built-in ones. Nothing else changes: a replica asks ``prepared`` after every change to a slot whose
+replica, ``Quorums``) in place of its built-in ones. Nothing else changes:
+a replica asks ``prepared`` after every change to a slot whose
 pre-prepare it accepted, and ``committed_local`` after every change to a slot
 it prepared. ``slot`` is the replica's own log slot; what a rule may read of
 it is ``SlotView`` below.

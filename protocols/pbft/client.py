@@ -9,8 +9,9 @@ f+1 replicas sent matching replies (at least one is correct, so the result is
 the agreed one). Replies are not signed: they travel on the authenticated
 point-to-point channel (the engine tells the receiver who sent a message, as
 the paper's MACs do), and the client checks that a reply comes from the
-replica it names. Nobody needs to forward a reply, so nothing is lost. If no result is accepted within ``timeout`` rounds
-it multicasts the request to every replica, and again every ``timeout`` rounds.
+replica it names. Nobody needs to forward a reply, so nothing is lost. If no
+result is accepted within ``timeout`` rounds it multicasts the request to
+every replica, and again every ``timeout`` rounds.
 
 An idle client issues its next request with probability ``rate`` per round
 (1: at once, a closed loop), until it has issued ``requests`` (0: no limit).

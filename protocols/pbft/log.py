@@ -30,8 +30,9 @@ discarded unread, as the paper's implementation does.
 
 Speed: each slot keeps the number of distinct replicas whose vote matches its
 pre-prepare (counted as votes arrive, and once over the votes that came
-before the pre-prepare), so the predicates cost O(1) whatever n is; ``prepares`` and ``commits`` give the same votes as plain
-{replica: digest} maps for rules that count them themselves (lab 4).
+before the pre-prepare), so the predicates cost O(1) whatever n is;
+``prepares`` and ``commits`` give the same votes as plain {replica: digest}
+maps for rules that count them themselves (lab 4).
 
 The log also remembers, per sequence number, the slot that prepared it in
 the highest view: the prepared certificates a VIEW-CHANGE carries (section
@@ -158,7 +159,8 @@ Predicate = Callable[[Slot, int], bool]
 
 @attrs.frozen
 class Quorums:
-    """The two rules a replica runs by: the paper's, unless a lab or a planted bug says otherwise."""
+    """The two rules a replica runs by: the paper's, unless a lab or a planted bug
+    passes its own."""
 
     prepared: Predicate = prepared
     committed_local: Predicate = committed_local

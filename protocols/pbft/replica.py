@@ -4,9 +4,10 @@ Theory of operation, in the paper's order.
 
 4.1 Requests. A client sends its signed request to the primary of the view
 it knows (view v's primary is replica v mod n). A replica that already
-executed it answers from its reply cache; a backup that has not forwards it
-to the primary and starts a view-change timer (``viewchange``); the primary
-queues it for ordering (``requests.Sequencer``).
+executed it answers from its reply cache; a backup that has not holds it,
+forwards it to the primary and starts that request's view-change timer
+(``requests.Pending``, ``viewchange``); the primary queues it for ordering
+(``requests.Sequencer``).
 
 4.2 Normal case. The primary gives each batch of queued requests the next
 sequence number and multicasts a signed PRE-PREPARE. A backup accepts it when
@@ -19,8 +20,9 @@ which ``prepared(slot, f)`` holds becomes PREPARED and the replica multicasts
 a COMMIT (``_on_prepared``); a PREPARED slot for which
 ``committed_local(slot, f)`` holds becomes COMMITTED and goes to execution
 (``_on_committed``). The two predicates are the replica's ``quorums``: the
-paper's by default, a lab's or a planted bug's when it passes its own. Committed batches execute
-strictly in sequence order (``execution``), each request sending a REPLY.
+paper's by default, a lab's or a planted bug's when it passes its own.
+Committed batches execute strictly in sequence order (``execution``), each
+request sending a REPLY.
 Each message type has one rule (one handler, one validator, cheap checks
 first and the signature last); votes for a phase whose quorum already formed
 are discarded unread. Messages for later views are kept in their slots and
@@ -42,7 +44,7 @@ implementation's, not its protocol's.
 Ownership: the replica owns its view, its mode and the quorum rules, and
 composes one object per piece of state: ``log`` (slots, watermarks, prepared
 certificates), ``service`` (execution and the service state), ``pending``
-(requests waiting), ``sequencer`` (the primary's numbering), ``checkpoints``,
+(requests waiting, each with its timer), ``sequencer`` (the primary's numbering), ``checkpoints``,
 ``view_changes`` and ``status``. The composed objects change each other only
 through the replica's methods below.
 
