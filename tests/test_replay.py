@@ -20,12 +20,13 @@ from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent
-# Saved counterexamples with a recorded [replay] table; hand-written ones without it
-# (tests/regressions/fab-published-liveness.toml) are checked by their protocol's tests.
+# Saved counterexamples record the violation they reproduce in a [replay] table; a file
+# without one is checked by its protocol's tests (a hand-written published bug, or a
+# fixed bug's schedule that must now pass)
 REGRESSIONS = sorted(
-    p
-    for p in (ROOT / "tests" / "regressions").glob("*.toml")
-    if "replay" in tomllib.loads(p.read_text(encoding="utf-8"))
+    path
+    for path in (ROOT / "tests" / "regressions").glob("*.toml")
+    if "replay" in tomllib.loads(path.read_text(encoding="utf-8"))
 )
 TWO_TRAITORS = ROOT / "tests" / "regressions" / "om-two-traitors.toml"
 

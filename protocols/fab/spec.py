@@ -138,7 +138,13 @@ class FaB(ProtocolSpec):
                 node_id, cfg, p["t"], p["view_timeout"], p["max_backoff"], self.corrected
             )
         return BroadcastClient(
-            node_id, cfg.n, cfg.f, p["timeout"], p["rate"], p["requests"], p["timeout"]
+            node_id,
+            cfg.n,
+            quorum=cfg.f + 1,
+            timeout=p["timeout"],
+            rate=p["rate"],
+            requests=p["requests"],
+            meter_timeout=p["timeout"],
         )
 
     def variant_of(self, node_id: int, p: Params, variants: int) -> int:

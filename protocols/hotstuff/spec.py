@@ -174,7 +174,13 @@ class HotStuff(ProtocolSpec):
         if node_id < cfg.n:
             return Replica(node_id, cfg, p["view_timeout"], p["max_backoff"], p["batch"])
         return BroadcastClient(
-            node_id, cfg.n, cfg.f, p["timeout"], p["rate"], p["requests"], p["timeout"]
+            node_id,
+            cfg.n,
+            quorum=cfg.f + 1,
+            timeout=p["timeout"],
+            rate=p["rate"],
+            requests=p["requests"],
+            meter_timeout=p["timeout"],
         )
 
     def variant_of(self, node_id: int, p: Params, variants: int) -> int:
