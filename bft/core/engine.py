@@ -34,11 +34,12 @@ the only exception that passes through node code.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -93,6 +94,24 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
     raise Interrupted()
 
 
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """While runs execute: no cyclic GC (it costs up to 2x on message-heavy runs, and
+    messages form no cycles) and Ctrl-C raised as ``Interrupted``."""
+    collect = gc.isenabled()
+    gc.disable()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if collect:
+            gc.enable()
+
+
 class Engine:
     def __init__(
         self,
@@ -120,6 +139,7 @@ class Engine:
         self.full = self.sink.full
         self.roles = protocol.roles(params)
         self.round = 0
+        self.next_round = 0
 
         self.up = [True] * n
         self.down: set[int] = set()
@@ -326,36 +346,45 @@ class Engine:
     # -- the run ---------------------------------------------------------------------
 
     def run(self) -> RunRecord:
-        collect = gc.isenabled()
-        gc.disable()  # the cyclic GC costs up to 2x on message-heavy runs; messages form no cycles
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGINT, _raise_interrupted)
-        try:
-            for adversary in self.adversaries:
-                self._call(adversary, adversary.setup, SetupControl(self, adversary))
-            ctxs = self.ctxs
-            for r in range(self.rounds):
-                self.round = r
-                for ctx in ctxs:
-                    ctx.round = r
-                self._round(r)
-            pad = self.rounds - len(self.record.peak_work)
-            self.record.peak_work.extend([0.0] * pad)
-            self.record.faulty_by = tuple(
-                frozenset(self._faulted.get(a, ())) for a in self.adversaries
-            )
-            if not self.full:
-                self._summarize()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-            if collect:
-                gc.enable()
-            self.sink.close()
+        with running():
+            try:
+                self.start()
+                while self.next_round < self.rounds:
+                    self.step()
+                return self.finish()
+            finally:
+                self.sink.close()
+
+    # -- stepping (what ``run`` does; an explorer drives the same steps itself) ------------
+
+    def start(self) -> None:
+        """Let every adversary set up (corrupt nodes); round 0 comes next."""
+        for adversary in self.adversaries:
+            self._call(adversary, adversary.setup, SetupControl(self, adversary))
+        self.next_round = 0
+
+    def step(self) -> None:
+        """Run the next round."""
+        r = self.begin_round()
+        self.nodes_act(r)
+        self.end_round(r)
+
+    def finish(self) -> RunRecord:
+        """Close the record (and the summary trace) after the last round."""
+        pad = self.rounds - len(self.record.peak_work)
+        self.record.peak_work.extend([0.0] * pad)
+        self.record.faulty_by = tuple(frozenset(self._faulted.get(a, ())) for a in self.adversaries)
+        if not self.full:
+            self._summarize()
+        self.sink.close()
         return self.record
 
-    def _round(self, r: int) -> None:
+    def begin_round(self) -> int:
+        """Wake nodes whose down time ends, let adversaries crash or recover nodes."""
+        r = self.next_round
+        self.round = r
+        for ctx in self.ctxs:
+            ctx.round = r
         up = self.up
         waking = self.wakeups.pop(r, None) if self.wakeups else None
         if waking:
@@ -366,7 +395,12 @@ class Engine:
                     self.bring_up(node, fresh)
         for adversary in self.adversaries:
             self._call(adversary, adversary.before_round, RoundControl(self, adversary))
+        return r
 
+    def nodes_act(self, r: int) -> None:
+        """Deliver this round's messages and run every up node; overloaded nodes go down.
+        The nodes' sends wait in ``out`` for ``end_round``."""
+        up = self.up
         inboxes = self.next_inbox
         self.next_inbox = [[] for _ in range(self.n)]
         due = self.delayed.pop(r, None) if self.delayed else None
@@ -375,7 +409,6 @@ class Engine:
                 inboxes[dst].append((src, payload))
         if self.full:
             self._trace_deliveries(r, inboxes)
-        out = self.out  # one list for the whole run: contexts append to it directly
         self._tallies = {}
         ctxs = self.ctxs
         record = self.record
@@ -411,6 +444,10 @@ class Engine:
                         self.take_down(node, r + 1 + self.environment.down_rounds, "overload")
             self._work = {}
 
+    def end_round(self, r: int) -> None:
+        """Show the sends to intercepting adversaries, route them, record the round."""
+        out = self.out
+        record = self.record
         counts: dict[str, int] = {}
         self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
         if self._interceptors and any(
@@ -430,6 +467,7 @@ class Engine:
                 tallies=dict(sorted(self._tallies.items())),
                 down=record.down[-1],
             )
+        self.next_round = r + 1
 
     def _route(
         self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
