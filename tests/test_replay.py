@@ -20,7 +20,13 @@ from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent
-REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.toml"))
+# hand-written counterexamples without a [replay] table (their digest is recorded when
+# they are regenerated) are run by their own tests instead
+REGRESSIONS = sorted(
+    p
+    for p in (ROOT / "tests" / "regressions").glob("*.toml")
+    if "replay" in tomllib.loads(p.read_text())
+)
 TWO_TRAITORS = ROOT / "tests" / "regressions" / "om-two-traitors.toml"
 
 
