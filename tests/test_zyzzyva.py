@@ -334,11 +334,17 @@ def test_i_hate_the_primary_after_a_forwarded_request_times_out() -> None:
     assert step(replica, ctx, [(4, req)]) == [(0, "Request")]  # forwarded to the primary
     for _ in range(4):
         assert step(replica, ctx, []) == []
+    # the timer expires: ask everyone for order-reqs I may have missed, and complain
     assert sorted(step(replica, ctx, [])) == [
+        (0, "FillHole"),
         (0, "IHateThePrimary"),
+        (1, "FillHole"),
         (1, "IHateThePrimary"),
+        (2, "FillHole"),
         (2, "IHateThePrimary"),
     ]
+    hole = ctx.sent[0][1].payload
+    assert (hole.view, hole.first) == (0, 1) and hole.last > hole.first
     assert replica.view == 0 and replica.phase == "active"  # one complaint changes nothing
     other = keys.sign(1, IHateThePrimary(0, 1))
     sent = step(replica, ctx, [(1, other)])
@@ -407,6 +413,69 @@ def test_an_equivocating_primary_is_caught_by_the_client_and_replaced() -> None:
         whys = {o.data["why"] for o in result.record.outputs_named("suspect")}
         assert any(w.startswith("conflicting order-reqs of view 0") for w in whys)
         assert result.metrics["view_changes"] == 1 and result.metrics["completed"] == 20
+
+
+def test_a_replica_that_missed_a_view_change_is_brought_into_the_new_view() -> None:
+    """Found by 'bft check': replica 0 is cut off while the others change to view 1, then
+    the primary of view 1 crashes. Replica 0's order-reqs of view 0 tell the others it is
+    behind; they send it view 1's NEW-VIEW, it confirms and the requests complete with
+    the 2f+1 replicas left (without that, every request stalled at two local-commits:
+    nobody complains about a primary that ordered everything)."""
+    base = scenario.load("zyzzyva-view-change")
+    actions = [
+        {"do": "crash", "node": 1, "at": 57, "until": 213},
+        {"do": "partition", "nodes": [0], "at": 0, "until": 26},
+    ]
+    faults = AdversaryConfig("schedule", {"faults": 1, "actions": actions})
+    for protocol in ("zyzzyva", "zyzzyva-fixed"):
+        result = run(
+            scenario.with_overrides(base, protocol=protocol, adversaries=[faults], **IDEAL)
+        )
+        assert result.ok, {k: v.witness for k, v in result.verdicts.items() if not v.holds}
+        late = [o for o in result.record.outputs_named("new-view") if o.node == 0]
+        assert late and late[0].data["view"] == 1 and late[0].round > 26  # after the cut
+        assert result.metrics["completed"] == 20
+
+
+def test_a_primary_that_starves_one_replica_does_not_starve_a_client() -> None:
+    """Found by 'bft check': a Twin of replica 1 (the primary of view 1) speaks to replica
+    0 and client 4 in its place, so replica 0 never gets view 1's order-reqs and client 4
+    only two matching responses. Replica 0's timer on client 4's retransmitted request
+    makes it ask every replica for the order-reqs it lacks; it catches up, answers, and
+    client 4's requests complete."""
+    base = scenario.load("zyzzyva-view-change")
+    actions = [
+        {"do": "partition", "nodes": [0], "at": 0, "until": 25},
+        {"do": "twin", "node": 1, "at": 2, "nodes": [0, 4]},
+    ]
+    faults = AdversaryConfig("schedule", {"faults": 1, "actions": actions})
+    for protocol in ("zyzzyva", "zyzzyva-fixed"):
+        result = run(
+            scenario.with_overrides(base, protocol=protocol, adversaries=[faults], **IDEAL)
+        )
+        assert result.ok, {k: v.witness for k, v in result.verdicts.items() if not v.holds}
+        clients = {o.node for o in result.record.outputs_named("accept")}
+        assert clients == {4, 5} and result.metrics["fill_holes"] > 0
+
+
+def test_a_replica_kept_in_an_old_view_by_a_twin_is_found_when_a_client_is_stuck() -> None:
+    """Found by 'bft check': a Twin of replica 1 (primary of view 1) keeps replica 0 (cut
+    off during the view change) and client 4 in a make-believe view 0, so nothing replica
+    0 sends reaches a replica of view 1. Client 4 retransmits; each replica that already
+    answered asks everyone for what it lacks, and replica 0 gets view 1's NEW-VIEW."""
+    base = scenario.load("zyzzyva-view-change")
+    actions = [
+        {"do": "delay", "node": 0, "at": 1, "dst": 1, "extra": 1},
+        {"do": "partition", "nodes": [0], "at": 23, "until": 64},
+        {"do": "twin", "node": 1, "at": 2, "nodes": [0, 4]},
+    ]
+    faults = AdversaryConfig("schedule", {"faults": 1, "actions": actions})
+    for protocol in ("zyzzyva", "zyzzyva-fixed"):
+        result = run(
+            scenario.with_overrides(base, protocol=protocol, adversaries=[faults], **IDEAL)
+        )
+        assert result.ok, {k: v.witness for k, v in result.verdicts.items() if not v.holds}
+        assert any(o.node == 0 for o in result.record.outputs_named("new-view"))
 
 
 # -- hostile input -----------------------------------------------------------------------------------
@@ -603,6 +672,26 @@ def test_the_published_safety_violation_is_reproduced_and_the_fix_holds() -> Non
     assert fixed.ok, {k: v.witness for k, v in fixed.verdicts.items() if not v.holds}
     assert fixed.metrics["view_changes"] == 2  # the same two view changes happened
     assert fixed.beyond_bound is None
+
+
+def test_the_violation_is_reachable_in_the_view_change_scenario_itself() -> None:
+    """zyzzyva-view-change's own setting (GST at 100, delta 2, ten requests per client)
+    admits the attack: the Byzantine strategy plus two pre-GST network actions."""
+    base = scenario.load("zyzzyva-view-change")
+    actions = [
+        {"do": "drop", "node": 4, "at": 0, "dst": 0},
+        {"do": "partition", "nodes": [1], "at": 30, "until": 80},
+    ]
+    attack = [
+        AdversaryConfig("zyzzyva-stale-certificate", {}),
+        AdversaryConfig("schedule", {"faults": 1, "actions": actions}),
+    ]
+    published = run(scenario.with_overrides(base, adversaries=attack, **IDEAL))
+    assert published.violated == ["agreement"] and published.beyond_bound is None
+    fixed = run(
+        scenario.with_overrides(base, protocol="zyzzyva-fixed", adversaries=attack, **IDEAL)
+    )
+    assert fixed.ok and fixed.metrics["completed"] == 20
 
 
 # -- configuration ---------------------------------------------------------------------------------------

@@ -16,9 +16,16 @@ rolls back; its certificate in a VIEW-CHANGE is whichever of its commit
 certificate (of its current view) and its view-confirm certificate reaches
 further; there are no checkpoints, so a VIEW-CHANGE carries the whole history;
 a commit certificate of the current view that contradicts a replica's history
-makes it suspect the primary; a new primary orders the forwarded requests it
-holds as soon as it starts the view; clients send the request (and their
-COMMIT) to every replica on retransmission.
+makes it suspect the primary; proofs of misbehaviour cover order-reqs of one
+view that differ at one sequence number, order one request twice, or do not
+chain; a new primary orders the forwarded requests it holds as soon as it
+starts the view; clients send the request (and their COMMIT) to every replica
+on retransmission. Retransmission rules the papers leave to the
+implementation keep it live after GST (all found by ``bft check``): a backup
+whose forwarded request times out, or a replica that gets a retransmission of
+a request it answered, asks every replica for what lies above its history; a
+replica that missed a view change is sent the NEW-VIEW when it speaks in its
+old view, and asks for it when it sees a commit certificate of a later view.
 """
 
 from bft.protocols.zyzzyva.spec import Zyzzyva, ZyzzyvaFixed

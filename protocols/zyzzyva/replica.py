@@ -27,9 +27,16 @@ within ``fill_timeout`` rounds it asks every replica, and after another
 ``fill_timeout`` it suspects the primary.
 
 Requests sent to every replica (a client's retransmission): a replica that
-executed the request sends its spec-response again; one that did not forwards
+executed the request sends its spec-response again (and, at most once per
+``view_timeout`` rounds, asks every replica for what lies above its history:
+the client lacks 2f+1 matching answers, so some replica is behind, perhaps this
+one, in its view or by a whole view); one that did not forwards
 it to the primary and starts a timer of ``view_timeout`` rounds; if the request
-has not executed when the timer expires, it suspects the primary. A primary
+has not executed when the timer expires, it suspects the primary, and asks
+every replica for the order-reqs above its history (a FILL-HOLE to all: a
+faulty primary may have ordered the request and kept the order-reqs from this
+replica alone, which would otherwise starve the client of its 2f+1 matching
+responses while no other correct replica complains). A primary
 that already ordered a forwarded request sends its order-req to the replica
 that forwarded it.
 
@@ -123,6 +130,7 @@ class Replica(ViewChanger, Node):
         self.fill_stage = 0
         self.fill_deadline = 0
         self.poms_sent: set[int] = set()  # views whose primary I proved misbehaving
+        self.probed = -(10**9)  # the round I last asked everyone what I lack (``_probe``)
         self._handlers = {
             Request: self._on_request,
             OrderReq: self._on_order,
@@ -184,6 +192,7 @@ class Replica(ViewChanger, Node):
                     ctx.send(src, order)
             elif src == client:
                 self._spec_reply(ctx, seq)  # the response was lost or late: send it again
+                self._probe(ctx)
             return
         if ts <= self.last_ts.get(client, -1):
             return  # superseded by a later request of the same client
@@ -199,6 +208,18 @@ class Replica(ViewChanger, Node):
             ctx.send(self.cfg.primary(self.view), msg)
             if client not in self.timers:
                 self.timers[client] = ctx.round + self.view_timeout
+
+    def _probe(self, ctx: Context) -> None:
+        """A client retransmits a request I answered: it lacks 2f+1 matching answers, so
+        some replica is behind, perhaps me. Ask every replica for what lies above my
+        history (at most once per ``view_timeout`` rounds): those in my view answer
+        with order-reqs, those in a later view with its NEW-VIEW (``_behind``)."""
+        if ctx.round < self.probed + self.view_timeout:
+            return
+        self.probed = ctx.round
+        first = self.top + 1
+        ask = ctx.sign(FillHole(self.view, first, first + BUFFER_LIMIT - 1, self.me))
+        ctx.multicast(self.others, ask)
 
     def _order(self, ctx: Context, req: Signed) -> None:
         """Primary: give ``req`` the next sequence number, multicast it, execute it."""
@@ -216,6 +237,10 @@ class Replica(ViewChanger, Node):
         if expired:
             for client in expired:
                 self.timers[client] = ctx.round + self.view_timeout
+            # perhaps the primary ordered it and only I missed the order-reqs: ask everyone
+            first = self.top + 1
+            ask = ctx.sign(FillHole(self.view, first, first + BUFFER_LIMIT - 1, self.me))
+            ctx.multicast(self.others, ask)
             self._hate(ctx, f"forwarded request of client {expired[0]} not ordered in time")
 
     # -- order-reqs ------------------------------------------------------------------------
@@ -374,6 +399,9 @@ class Replica(ViewChanger, Node):
             problem = "commit with an invalid client signature"
         if problem:
             ctx.reject(src, msg, problem)
+            return
+        if r.view > self.view:
+            self._lagging(ctx, r.view)
             return
         if r.view != self.view or self.phase != ACTIVE:
             ctx.tally("zyzzyva-stale-commit")

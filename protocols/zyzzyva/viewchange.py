@@ -38,9 +38,11 @@ Until the view starts it repeats its VIEW-CHANGE (or VIEW-CONFIRM) every
 ``view_timeout`` rounds, and a replica that already started w answers a late
 VIEW-CHANGE with the NEW-VIEW and a late VIEW-CONFIRM with its own; a replica
 that speaks in an older view (an order-req, complaint, view-confirm or
-fill-hole of a view before mine) missed the change, and gets my NEW-VIEW once
-(retransmission, like PBFT's status messages; the paper leaves it to the
-implementation).
+fill-hole of a view before mine) missed the change, and gets my NEW-VIEW once.
+A replica that sees a commit certificate of a later view (a client's COMMIT)
+knows it missed one and sends a FILL-HOLE of its own view to every replica to
+provoke that answer (retransmission, like PBFT's status messages; the papers
+leave it to the implementation).
 
 This mixin is part of ``Replica`` and shares its state.
 """
@@ -60,6 +62,7 @@ from bft.protocols.zyzzyva.certificates import (
 from bft.protocols.zyzzyva.messages import (
     GENESIS,
     Entry,
+    FillHole,
     IHateThePrimary,
     NewView,
     ViewChange,
@@ -96,16 +99,29 @@ class ViewChanger:
         self.resend: int | None = None  # round to repeat my VIEW-CHANGE or VIEW-CONFIRM
         self.confirms: dict[int, dict[int, Signed]] = {}
         self.helped: set[tuple[int, int]] = set()  # (replica, view) sent my NEW-VIEW
+        self.lagging: dict[int, int] = {}  # later view -> round I last asked about it
 
     def _behind(self: Replica, ctx: Context, src: int, view: int) -> None:
         """Replica ``src`` spoke in an older view: it missed the view change (messages
         are lost before GST), so send it the NEW-VIEW of mine, once per view."""
-        if view >= self.view or self.phase != ACTIVE or self.nv_msg is None:
+        if view >= self.view or self.phase == CHANGING or self.nv_msg is None:
             return
         if not 0 <= src < self.n or src == self.me or (src, self.view) in self.helped:
             return
         self.helped.add((src, self.view))
         ctx.send(src, self.nv_msg)
+
+    def _lagging(self: Replica, ctx: Context, view: int) -> None:
+        """A commit certificate of a later view proves that view runs without me: speak in
+        mine (a FILL-HOLE to every replica), so that those in the later view send me its
+        NEW-VIEW (``_behind``); again after ``view_timeout`` rounds if nothing came."""
+        asked = self.lagging.get(view)
+        if asked is not None and ctx.round < asked + self.view_timeout:
+            return
+        self.lagging[view] = ctx.round
+        ctx.multicast(
+            self.others, ctx.sign(FillHole(self.view, self.top + 1, self.top + 1, self.me))
+        )
 
     # -- suspicion -------------------------------------------------------------------------
 
@@ -350,6 +366,7 @@ class ViewChanger:
             history=self.nv_top[1].hex(),
         )
         if self.is_primary():
+            self.timers = {}  # a primary does not time itself
             for client in sorted(self.pending):
                 req = self.pending[client]
                 if req.payload.op.seq > self.last_ts.get(client, -1):
