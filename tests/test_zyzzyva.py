@@ -616,6 +616,20 @@ def test_the_published_rule_prefers_a_stale_certificate_and_the_fixed_rule_does_
     assert fixed_history([same_view, lone, _report(3, [], [], view1)], 1) == (x,)
 
 
+def test_the_fixed_rule_trusts_one_view_confirm_certificate_over_older_reports() -> None:
+    """x was decided by a commit certificate in view 1 and view 2 started with it: one
+    report holds x under view 2's view-confirms; a replica left behind in view 1 (it
+    took y from the primary that equivocated) and the faulty one report y from view 1.
+    Requiring f+1 reports for x here would lose it."""
+    keys = KeyRing(6, "ideal")
+    x, y = request(keys, 4, 0), request(keys, 5, 0)
+    hx = chain(GENESIS, request_digest(x))
+    started = _report(1, [x], [2], CertInfo(CONFIRM_CERT, 2, 1, hx))
+    behind = [_report(r, [y], [1], None) for r in (0, 3)]
+    assert fixed_history([started, *behind], 1) == (x,)
+    assert published_history([started, *behind], 1) == (x,)
+
+
 def test_both_rules_keep_a_fast_path_decision_and_drop_a_lone_entry() -> None:
     keys = KeyRing(6, "ideal")
     a, b = request(keys, 4, 0), request(keys, 5, 0)

@@ -44,15 +44,26 @@ Malkhi and Martin, "Revisiting Fast Practical Byzantine Fault Tolerance: Thelma,
 Velma, and Zelma" (arXiv 1801.10022, 2018; its Zyzzyva-like protocol is Velma):
 a new view adopts, slot by slot, the value of a *potential decision from the
 highest view*. At each sequence number, among the entries chained onto the
-history chosen so far, a value scores (w, 1) for a commit certificate from
-view w covering it, and (w, 0) when at least f+1 reports hold it with evidence
-from view w or later (w is the (f+1)-th highest view among its reports); the
-highest score wins (a certificate beats reports of the same view); the history
-stops where no value scores. A value decided in view w (3f+1 matching
-spec-responses, so at least f+1 correct reporters, or a commit certificate
-stored at f+1 correct replicas) scores at least (w, ·) and no other value can
-score as high, because every later view's new history already holds it. The
-exact rule is ours: the note sketches the principle, not this message format.
+history chosen so far, a value scores (w, 2) for a commit certificate from view
+w covering it, (w, 1) for a view-confirm certificate of view w covering it (the
+history view w's NEW-VIEW fixed), and (w, 0) when at least f+1 reports hold it
+(w is the (f+1)-th highest view among them: a lone order-req is one primary's
+word, and a faulty primary signs anything). The highest score wins; the history
+stops where no value scores.
+
+Why it is safe (induction on views): let x be decided at sequence number s in
+view w. By a fast path, every correct replica accepted x in w, and (induction)
+every later view's history holds x, so the f+1 or more correct reports all hold
+x from view w or later: x scores at least (w, 0). By a commit certificate,
+f+1 correct replicas stored it, so a report in the new view's 2f+1 holds x
+under that certificate (w, 2) or, having started a later view w', under its
+view-confirms (w', 1). Another value y would need a certificate or f+1
+reports from view w or later: a certificate of view w for y contradicts the
+quorums that decided x, one of a later view contradicts the induction, and
+f+1 reports include a correct replica, which holds y in view w at most
+(accepted from a primary that equivocated, only possible when x was decided by
+certificate): y scores (w, 0) at most, below x. The exact rule is ours: the
+note sketches the principle, not this message format.
 """
 
 from __future__ import annotations
@@ -121,9 +132,12 @@ class Report:
     def cert_seq(self) -> int:
         return 0 if self.cert is None else self.cert.seq
 
-    def committed(self, seq: int) -> bool:
-        """Whether a commit certificate in this report covers sequence number ``seq``."""
-        return self.cert is not None and self.cert.kind == COMMIT_CERT and seq <= self.cert.seq
+    def strength(self, seq: int) -> int:
+        """The evidence for sequence number ``seq``: 2 under a commit certificate, 1 under
+        a view-confirm certificate, 0 for an order-req (one primary's word)."""
+        if self.cert is None or seq > self.cert.seq:
+            return 0
+        return 2 if self.cert.kind == COMMIT_CERT else 1
 
 
 def request_problem(req: Any, cfg: Config, verify: Verify) -> str | None:
@@ -383,8 +397,8 @@ def fixed_history(reports: Sequence[Report], f: int) -> tuple[Signed, ...]:
     while True:
         best: tuple[tuple[int, int], bytes, Report] | None = None
         for h, holders in sorted(_extensions(reports, seq, tip).items()):
+            scores = [(r.views[seq - 1], r.strength(seq)) for r in holders if r.strength(seq)]
             views = sorted((r.views[seq - 1] for r in holders), reverse=True)
-            scores = [(r.views[seq - 1], 1) for r in holders if r.committed(seq)]
             if len(views) > f:
                 scores.append((views[f], 0))
             if scores and (best is None or max(scores) > best[0]):

@@ -38,7 +38,8 @@ Until the view starts it repeats its VIEW-CHANGE (or VIEW-CONFIRM) every
 ``view_timeout`` rounds, and a replica that already started w answers a late
 VIEW-CHANGE with the NEW-VIEW and a late VIEW-CONFIRM with its own; a replica
 that speaks in an older view (an order-req, complaint, view-confirm or
-fill-hole of a view before mine) missed the change, and gets my NEW-VIEW once.
+fill-hole of a view before mine) missed the change, and gets my NEW-VIEW (at
+most once per ``view_timeout`` rounds).
 A replica that sees a commit certificate of a later view (a client's COMMIT)
 knows it missed one and sends a FILL-HOLE of its own view to every replica to
 provoke that answer (retransmission, like PBFT's status messages; the papers
@@ -98,17 +99,21 @@ class ViewChanger:
         self.nv_deadline: int | None = None
         self.resend: int | None = None  # round to repeat my VIEW-CHANGE or VIEW-CONFIRM
         self.confirms: dict[int, dict[int, Signed]] = {}
-        self.helped: set[tuple[int, int]] = set()  # (replica, view) sent my NEW-VIEW
+        self.helped: dict[int, int] = {}  # replica -> round I last sent it my NEW-VIEW
         self.lagging: dict[int, int] = {}  # later view -> round I last asked about it
 
     def _behind(self: Replica, ctx: Context, src: int, view: int) -> None:
         """Replica ``src`` spoke in an older view: it missed the view change (messages
-        are lost before GST), so send it the NEW-VIEW of mine, once per view."""
+        are lost before GST), so send it the NEW-VIEW of mine (at most once per
+        ``view_timeout`` rounds)."""
         if view >= self.view or self.phase == CHANGING or self.nv_msg is None:
             return
-        if not 0 <= src < self.n or src == self.me or (src, self.view) in self.helped:
+        if not 0 <= src < self.n or src == self.me:
             return
-        self.helped.add((src, self.view))
+        last = self.helped.get(src)
+        if last is not None and ctx.round < last + self.view_timeout:
+            return
+        self.helped[src] = ctx.round
         ctx.send(src, self.nv_msg)
 
     def _lagging(self: Replica, ctx: Context, view: int) -> None:
