@@ -63,7 +63,10 @@ def message_count(n: int, m: int) -> int:
 
 
 class General(Node):
-    def __init__(self, node_id: int, n: int, m: int, commander: int, order: int) -> None:
+    """One general. ``order`` is the commander's order, known to the commander only
+    (a lieutenant is built with ``order=None``: it learns the order from messages)."""
+
+    def __init__(self, node_id: int, n: int, m: int, commander: int, order: int | None) -> None:
         self.me = node_id
         self.n = n
         self.m = m
@@ -130,7 +133,7 @@ class General(Node):
 def _decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
     out: dict[int, list[tuple[int, int]]] = {}
     for o in record.outputs_named("decide"):
-        out.setdefault(o.node, []).append((o.round, o.data["value"]))
+        out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out
 
 
@@ -165,8 +168,19 @@ class OralMessages(ProtocolSpec):
                 "choose a smaller n or m"
             )
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What general ``node_id`` knows when it starts: the commander's order goes to
+        the commander only (a lieutenant that "knew" it could skip the protocol)."""
+        return {
+            "n": p["n"],
+            "m": p["m"],
+            "commander": p["commander"],
+            "value": p["value"] if node_id == p["commander"] else None,
+        }
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return General(node_id, p["n"], p["m"], p["commander"], p["value"])
+        known = self.node_params(node_id, p)
+        return General(node_id, known["n"], known["m"], known["commander"], known["value"])
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("commander" if i == p["commander"] else "lieutenant" for i in range(p["n"]))
@@ -232,9 +246,10 @@ class OralMessages(ProtocolSpec):
         def termination(record: RunRecord) -> Verdict:
             decided = _decisions(record)
             bound = m + 1
-            for i in loyal_lieutenants(record):
-                if i in record.ever_down:
-                    continue
+            expected = [i for i in loyal_lieutenants(record) if i not in record.ever_down]
+            if not expected:
+                return Verdict.vacuous("no loyal, never-crashed lieutenant had to decide")
+            for i in expected:
                 if i not in decided:
                     return Verdict.violated(
                         f"loyal lieutenant {i} never decided (bound: round {bound})"
