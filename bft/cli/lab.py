@@ -3,7 +3,7 @@
     bft lab list
     bft lab start N [DIR]                       copy lab N's skeleton (and README) to DIR
     bft lab grade N [--solution PATH] [--examples K]
-    bft lab run N [--solution PATH] --check NAME [--trace FILE] [--twin] [--json]
+    bft lab run N [--solution PATH] --check NAME [--trace FILE] [--examples K] [--twin] [--json]
 
 Without ``--solution``, ``grade`` and ``run`` use the lab's file in the current
 directory if there is one (after ``bft lab start N .``), else the untouched
@@ -29,7 +29,10 @@ def lab_arguments(parser: argparse.ArgumentParser) -> None:
     p_grade.add_argument("number", type=int, help="the lab number (see 'bft lab list')")
     p_grade.add_argument("--solution", metavar="PATH", help="the file to grade")
     p_grade.add_argument(
-        "--examples", type=int, metavar="K", help="cases for the property-based search"
+        "--examples",
+        type=int,
+        metavar="K",
+        help="cases for the property-based search (and at most 2K for a schedule search)",
     )
     p_run = verbs.add_parser("run", help="rerun one grader case with a full trace (for 'bft show')")
     p_run.add_argument("number", type=int, help="the lab number")
@@ -41,6 +44,9 @@ def lab_arguments(parser: argparse.ArgumentParser) -> None:
         help="a check's name (or a unique part of it, or its number), 'search' or 'schedules'",
     )
     p_run.add_argument("--trace", metavar="FILE", help="write the full trace here")
+    p_run.add_argument(
+        "--examples", type=int, metavar="K", help="as given to 'grade' (search cases)"
+    )
     p_run.add_argument(
         "--twin", action="store_true", help="for a blind pair: run the twin (second) run"
     )
@@ -101,7 +107,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
         result = labs.grade(args.number, solution, examples=args.examples)
         print(result.report())
         return EXIT_OK if result.passed else EXIT_VIOLATION
-    outcome = labs.rerun(args.number, solution, args.check, args.trace, twin=args.twin)
+    outcome = labs.rerun(
+        args.number, solution, args.check, args.trace, twin=args.twin, examples=args.examples
+    )
     if args.json:
         data = {"check": outcome.name, "passed": outcome.passed, "message": outcome.message}
         if outcome.result is not None:

@@ -15,16 +15,20 @@ as built-ins, and they act only through the control's powers like any other.
   traitor), ``stuff`` (several relays for one path), ``garbage`` (anything that
   is not a well-formed order: other types, lists for paths, strings, None,
   huge ids, deep nesting), or ``mixed`` (each of these, per round and
-  recipient, at random). Forged orders are made from an ``Order`` the
+  recipient, at random). Every loyal lieutenant but one (drawn by seed) gets
+  the trick, so that loyal lieutenants see different things. Forged orders are made from an ``Order`` the
   students' own nodes sent (``attrs.evolve`` on its ``path`` and ``value``),
   so they are of the student's class.
 * ``lab-ds-traitor`` (lab 3, signature chains). On top of ``ds-byzantine``'s
   equivocation and late, selective reveals: ``forge`` (an honest signature
   over an altered payload, an invented signature, a chain whose innermost
   statement names another sender), ``repeat`` (one corrupted node signing a
-  chain twice), ``own`` (a chain that already carries the recipient's
-  signature), ``early`` (a chain longer than its round needs), ``dup`` (one
-  chain twice), ``garbage`` (unsigned values, malformed layers), ``mixed``.
+  chain twice), ``short`` (a chain with too few signatures for its round),
+  ``own`` (a chain that already carries the recipient's signature), ``early``
+  (a chain longer than its round needs), ``dup`` (one chain twice),
+  ``garbage`` (unsigned values, malformed layers), ``mixed``. Chains that
+  could add a value (``repeat``, ``short``, ``early``) are shown to one honest
+  node only, arriving in round t+1, when it can no longer relay them.
 * ``lab-disguise`` (labs 2 and 3, blind pairs). Corrupted nodes run their
   code with a secret value but every message they send says ``to`` instead
   (re-signed with their own keys): to every honest node the run looks
@@ -105,7 +109,7 @@ class OMTraitor(Adversary):
         self.odd: str | None = None  # a message type seen that is not an order
         self.seen: list[tuple[int, Any]] = []  # honest (src, payload) pairs, for replays
         self.told: dict[int, Any] = {}  # lieutenant -> the order the commander sent it
-        self.victim: int | None = None
+        self.spared: int | None = None
 
     def _learn(self, ctl: TrafficControl) -> None:
         for env in ctl.envelopes:
@@ -162,16 +166,16 @@ class OMTraitor(Adversary):
         honest = [i for i in range(ctl.n) if i not in ctl.corrupted and i != self.commander]
         if not honest:
             return
-        if self.victim is None:
-            self.victim = ctl.rng.choice(honest)
+        if self.spared is None:
+            self.spared = ctl.rng.choice(honest) if len(honest) > 1 else -1
         for traitor in sorted(ctl.corrupted):
             for dst in honest:
                 tricks = [trick]
                 if trick == "mixed":
                     tricks = [t for t in OM_TRICKS[1:6] if ctl.rng.random() < 0.4]
                 for kind in tricks:
-                    if kind != "garbage" and dst != self.victim:
-                        continue  # lies that matter are told to one lieutenant only
+                    if kind != "garbage" and dst == self.spared:
+                        continue  # one lieutenant is told the truth, so lieutenants differ
                     for payload in self._trick(kind, ctl, traitor, dst):
                         ctl.inject(traitor, dst, payload)
 
@@ -230,7 +234,7 @@ class OMTraitor(Adversary):
 
 # ---------------------------------------------------------------------------- lab 3: signature chains
 
-DS_TRICKS = ("none", "forge", "repeat", "own", "early", "dup", "garbage", "mixed")
+DS_TRICKS = ("none", "forge", "repeat", "short", "own", "early", "dup", "garbage", "mixed")
 
 
 def _chain_parts(message: Any) -> tuple[list[Signed], Any]:
@@ -276,10 +280,10 @@ class DSTraitor(Adversary):
         for dst in honest:
             tricks = [trick]
             if trick == "mixed":
-                tricks = [k for k in DS_TRICKS[1:7] if ctl.rng.random() < 0.4]
+                tricks = [k for k in DS_TRICKS[1:8] if ctl.rng.random() < 0.4]
             for kind in tricks:
                 # chains that could add a value are shown late (round t+1) to one node only
-                if kind in ("repeat", "early") and (dst != self.victim or ctl.round != t):
+                if kind in ("repeat", "short", "early") and (dst != self.victim or ctl.round != t):
                     continue
                 for payload in self._trick(kind, ctl, dst):
                     ctl.inject(src, dst, payload)
@@ -320,6 +324,10 @@ class DSTraitor(Adversary):
                 chain = ctl.sign(corrupted[0], chain)
             if chain is not None:
                 out.append(chain)
+        elif kind == "short" and sender in ctl.corrupted:
+            chain = ctl.sign(sender, ds_value(sender, flipped(value)))
+            if chain is not None:
+                out.append(chain)  # one signature, arriving in round t+1
         elif kind == "own":
             for chain in self.chains:
                 layers, _ = _chain_parts(chain)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shlex
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -295,6 +296,9 @@ class Grader:
         self.protocol = ""
         self.env: dict[str, Any] = {}
         self._spread_specs: dict[int, type] = {}
+        self._detailed = False  # whether a failing check got its diagram already
+        self.last_search: scenario.Scenario | None = None
+        self.last_schedule: scenario.Scenario | None = None
 
     # -- plugging in ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -360,25 +364,45 @@ class Grader:
             return str(exc)
         if isinstance(exc, HostedFailure):
             return f"your code: {exc}"
+        if isinstance(exc, BftError):
+            return f"the run was refused: {exc}"
         return f"the run raised {type(exc).__name__}: {exc}"
 
     def rerun_command(self, name: str) -> str:
+        examples = (
+            f" --examples {self.examples}"
+            if self.examples is not None and name in ("search", "schedules")
+            else ""
+        )
         return (
-            f"bft lab run {self.lab.number} --solution {self.solution} --check {_quote(name)} "
-            "--trace t.jsonl && bft show t.jsonl"
+            f"bft lab run {self.lab.number} --solution {shlex.quote(str(self.solution))} "
+            f"--check {shlex.quote(name)}{examples} --trace t.jsonl && bft show t.jsonl"
         )
 
-    def _failed(self, name: str, why: str, hint: str, scn: scenario.Scenario | None) -> Check:
-        if scn is None:
-            return Check(name, False, why, hint, rerun=self.rerun_command(name))
+    def _failed(
+        self,
+        name: str,
+        why: str,
+        hint: str,
+        scn: scenario.Scenario | None,
+        result: RunResult | None = None,
+        rerun: str | None = None,
+    ) -> Check:
+        """A failing check; the first one also gets its scenario and diagram (the report
+        shows the details of the first failure only). ``rerun`` names the case for
+        ``bft lab run`` (default: the check's name)."""
+        command = self.rerun_command(rerun or name)
+        if scn is None or self._detailed:
+            return Check(name, False, why, hint, rerun=command)
+        self._detailed = True
         return Check(
             name,
             False,
             why,
             hint,
             cases.scenario_toml(scn),
-            self.diagram(scn),
-            self.rerun_command(name),
+            self.diagram(scn, result),
+            command,
         )
 
     # -- fixed checks ------------------------------------------------------------------------
@@ -386,20 +410,20 @@ class Grader:
         scn = self.scenario_for(spec.case, spec.name)
         try:
             result = self.run(scn)
-        except (BftError, HostedFailure) as exc:
-            if isinstance(exc, ConfigError):
-                raise
+        except _Fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the student's code made the run raise
             return self._failed(spec.name, self._failure(exc), spec.hint, scn)
         passed, why = judge(self.config, spec.expectation, result)
         if not passed:
-            return self._failed(spec.name, why, spec.hint, scn)
+            return self._failed(spec.name, why, spec.hint, scn, result)
         if spec.twin is not None:
             twin = self.scenario_for(cases.merge(spec.case, spec.twin), spec.name + " (twin)")
             try:
                 second = self.run(twin)
-            except (BftError, HostedFailure) as exc:
-                if isinstance(exc, ConfigError):
-                    raise
+            except _Fatal:
+                raise
+            except Exception as exc:  # noqa: BLE001
                 return self._failed(spec.name, self._failure(exc), spec.hint, twin)
             passed, why = judge(self.config, spec.expectation, second)
             if not passed:
@@ -448,9 +472,7 @@ class Grader:
                 fatal.append(str(exc))
                 failures[key] = (str(exc), scn)
                 return True
-            except (BftError, HostedFailure) as exc:
-                if isinstance(exc, ConfigError):
-                    raise
+            except Exception as exc:  # noqa: BLE001
                 failures[key] = (self._failure(exc), scn)
                 return True
             passed, why = judge(self.config, spec.expectation, result)
@@ -477,7 +499,9 @@ class Grader:
         why, scn = failures[repr(minimal)]
         shown = ", ".join(f"{k}={cases.text(v)}" for k, v in minimal.items())
         self.last_search = scn
-        return self._failed(name, f"minimal counterexample: {shown}\n{why}", spec.hint, scn)
+        return self._failed(
+            name, f"minimal counterexample: {shown}\n{why}", spec.hint, scn, rerun="search"
+        )
 
     def schedules(self) -> Check | None:
         spec = self.config.schedules
@@ -485,22 +509,23 @@ class Grader:
             return None
         from bft.search import driver
 
-        name = f"schedule search ({spec.examples} adversary schedules)"
+        count = spec.examples if self.examples is None else min(spec.examples, 2 * self.examples)
+        name = f"schedule search ({count} adversary schedules)"
         scn = self.scenario_for(spec.case, "schedules")
         try:
             outcome = driver.search(
                 scn,
-                examples=spec.examples,
+                examples=count,
                 seed=spec.seed,
                 faults=spec.faults,
                 kinds=spec.kinds,
                 max_actions=spec.max_actions,
                 properties=spec.properties,
             )
-        except (BftError, HostedFailure) as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            return self._failed(name, self._failure(exc), spec.hint, None)
+        except _Fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(name, self._failure(exc), spec.hint, None, rerun="schedules")
         finally:
             self.session.end_run()
             if self.session.fatal is not None:
@@ -514,6 +539,7 @@ class Grader:
             f"minimal schedule: {cex.schedule.describe()}\n{cex.property} violated: {cex.witness}",
             spec.hint,
             cex.scenario,
+            rerun="schedules",
         )
 
     # -- answers ---------------------------------------------------------------------------
@@ -576,15 +602,18 @@ class Grader:
         )
 
     # -- diagrams ----------------------------------------------------------------------------
-    def diagram(self, scn: scenario.Scenario) -> str:
+    def diagram(self, scn: scenario.Scenario, result: RunResult | None = None) -> str:
         """The failing run drawn as ``bft show`` draws it (or, for ``style = "series"``,
-        a table of availability per round), cut to ``max_lines``."""
+        a table of availability per round, read from the run itself), cut to
+        ``max_lines``."""
         import tempfile
 
         from bft.tools.show import load, make_view, parse_nodes, render_text
 
         config = dict(self.config.diagram)
         limit = int(config.get("max_lines", 80))
+        if config.get("style") == "series" and result is not None:
+            return _series_of(result, int(config.get("every", 5)))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "trace.jsonl"
             try:
@@ -673,16 +702,10 @@ class Grader:
         checks.extend(self.answers())
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
-
-def _series(path: Path, every: int) -> str:
+def _series_rows(rows: list[dict[str, Any]], every: int) -> str:
     from tabulate import tabulate
 
-    from bft.protocols.service import series_from_trace
-
-    rows = [
+    table = [
         (
             r["round"],
             "-" if r["availability"] is None else f"{r['availability']:.2f}",
@@ -690,10 +713,36 @@ def _series(path: Path, every: int) -> str:
             r["served"],
             r["unserved"],
         )
-        for r in series_from_trace(path)
+        for r in rows
         if r["round"] % every == 0
     ]
-    return tabulate(rows, headers=["round", "availability", "servers down", "served", "waiting"])
+    return tabulate(table, headers=["round", "availability", "servers down", "served", "waiting"])
+
+
+def _series_of(result: RunResult, every: int) -> str:
+    """The per-round availability table of a service run, from its record."""
+    record = result.record
+    servers = int(record.params.get("n", 0))
+    rows = []
+    for rnd, tallies in enumerate(record.tallies):
+        served, unserved = tallies.get("served", 0), tallies.get("unserved", 0)
+        total = served + unserved
+        rows.append(
+            {
+                "round": rnd,
+                "served": served,
+                "unserved": unserved,
+                "availability": served / total if total else None,
+                "servers_down": sum(1 for node in record.down[rnd] if node < servers),
+            }
+        )
+    return _series_rows(rows, every)
+
+
+def _series(path: Path, every: int) -> str:
+    from bft.protocols.service import series_from_trace
+
+    return _series_rows(series_from_trace(path), every)
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -759,6 +808,7 @@ def rerun(
     trace: str | Path | None = None,
     *,
     twin: bool = False,
+    examples: int | None = None,
 ) -> Rerun:
     """Rerun one case of lab ``number``'s grader with the student's file, with a full trace
     when ``trace`` is given. ``check`` names a fixed check (its name, a unique part of it,
@@ -769,7 +819,10 @@ def rerun(
         raise ConfigError(f"lab {number} has no schedule search")
     if name == "search" and lab.config.search is None:
         raise ConfigError(f"lab {number} has no search")
-    grader = Grader(lab, _solution_path(lab, solution))
+    if examples is not None and examples < 1:
+        raise ConfigError(f"--examples must be at least 1 (got {examples})")
+    grader = Grader(lab, _solution_path(lab, solution), examples)
+    grader._detailed = True  # no diagrams: the trace is what this is for
     trace_path = Path(trace) if trace is not None else None
     with guarded_parent(), grader.plugged_in():
         try:
@@ -780,11 +833,6 @@ def rerun(
                 scn = getattr(grader, "last_search" if name == "search" else "last_schedule", None)
                 if found.passed or scn is None:
                     return Rerun(name, True, f"{found.name}: {found.message}", None, None)
-                (
-                    lab.config.search.expectation
-                    if name == "search" and lab.config.search
-                    else Expectation()
-                )
                 result = grader.run(scn, trace=trace_path)
                 return Rerun(name, False, found.message, scn, result)
             spec = lab.config.check_named(name)
@@ -798,9 +846,7 @@ def rerun(
             return Rerun(name, False, str(exc), None, None)
         except student.SolutionError as exc:
             return Rerun(name, False, str(exc), None, None)
-        except (BftError, HostedFailure) as exc:
-            if isinstance(exc, ConfigError):
-                raise
+        except Exception as exc:  # noqa: BLE001 - whatever the student's code made the run raise
             return Rerun(name, False, grader._failure(exc), None, None)
         finally:
             grader.session.end_run()

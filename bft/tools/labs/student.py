@@ -60,6 +60,7 @@ PRELOAD = (
     "bft.core.registry",
     "bft.run.runner",
     "bft.tools.hosted",
+    "bft.tools.labs",  # students import it (to read it, or to patch it): once, in the zygote
 )
 MAX_LIVE_WORKERS = 64
 
@@ -99,8 +100,12 @@ class Session:
 
     # -- workers ---------------------------------------------------------------------
     def _failed(self, why: str) -> None:
+        """The grade is over: remember why and stop every worker, so that the calls
+        still to come in this run fail at once instead of each waiting its time out."""
         if self.fatal is None:
             self.fatal = why
+        for worker in self.live:
+            worker.close()
 
     def new_worker(self, codec_extra: Callable[[Any], Any] | None = None) -> Worker:
         """A fresh worker with the student's file loaded."""
@@ -199,7 +204,11 @@ def load_trusted(path: Path, name: str) -> ModuleType:
         raise ConfigError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # never into the labs
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writing
     return module
 
 

@@ -1,0 +1,433 @@
+"""The sandbox: untrusted code in worker processes, values across a JSON pipe, and nodes and
+adversaries hosted there behaving exactly as they do in-process."""
+
+from __future__ import annotations
+
+import json
+import random
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bft.core import registry
+from bft.core.adversary import Adversary
+from bft.core.crypto import Signed
+from bft.core.encoding import canonical_bytes
+from bft.core.node import Node
+from bft.core.protocol import Params
+from bft.protocols.dolev_strong import DolevStrong, DSValue
+from bft.protocols.om import OMMessage, OralMessages
+from bft.run import runner, scenario
+from bft.tools.hosted import HostedAdversary, HostedNode
+from bft.tools.sandbox import (
+    Codec,
+    CodecError,
+    CodeFailed,
+    CodeRaised,
+    Limits,
+    Worker,
+    mirror_class,
+    parent_resolver,
+    worker_resolver,
+)
+
+SOLUTIONS = Path(__file__).parent / "lab_solutions"
+
+plain = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.text(max_size=8)
+    | st.binary(max_size=8)
+    | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.frozensets(st.integers(0, 9), max_size=4)
+        | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(plain)
+def test_plain_values_cross_unchanged_with_their_types(value: Any) -> None:
+    codec = Codec(parent_resolver)
+    back = codec.decode(json.loads(json.dumps(codec.encode(value))))
+    assert back == value
+    assert type(back) is type(value)
+
+
+@attrs.frozen
+class Note:
+    path: tuple[int, ...]
+    value: int
+    KIND = "note"
+
+
+def test_an_unknown_class_arrives_as_a_mirror_with_the_same_encoding() -> None:
+    sender = Codec(worker_resolver)
+    data = json.loads(json.dumps(sender.encode(Note((0, 1), 7))))
+    data[1] = "solution"  # as the worker names the student's module
+    mirror = Codec(parent_resolver).decode(data)
+    assert type(mirror) is not Note and type(mirror).__name__ == "Note"
+    assert (mirror.path, mirror.value, type(mirror).KIND) == ((0, 1), 7, "note")
+    assert canonical_bytes(mirror) == canonical_bytes(Note((0, 1), 7))  # same signatures
+    assert attrs.evolve(mirror, value=1).value == 1  # adversaries can rewrite it
+    assert not any(callable(v) for k, v in vars(type(mirror)).items() if k in ("path", "value"))
+
+
+def test_project_classes_arrive_as_themselves() -> None:
+    codec = Codec(parent_resolver)
+    signed = Signed(2, DSValue(0, 1), b"\x01\x02")
+    back = codec.decode(json.loads(json.dumps(codec.encode(signed))))
+    assert type(back) is Signed and type(back.payload) is DSValue and back == signed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["zz", 1],
+        ["b", "not hex"],
+        ["d", 1],
+        ["d", ["l"], 1],  # an unhashable key
+        ["o", "m", "C", None, ["__class__"], [1]],  # a dunder field
+        ["o", "m", "C", None, ["a", "a"], [1, 2]],
+        ["o", "bad name!", "C", None, [], []],
+        ["o", "m", "C", 5, [], []],
+        {"not": "a list"},
+    ],
+)
+def test_malformed_data_is_refused(data: Any) -> None:
+    with pytest.raises(CodecError):
+        Codec(parent_resolver).decode(data)
+
+
+def test_deep_nesting_is_refused_both_ways() -> None:
+    deep: Any = 1
+    for _ in range(200):
+        deep = (deep,)
+    with pytest.raises(CodecError):
+        Codec(parent_resolver).encode(deep)
+    data: Any = 1
+    for _ in range(200):
+        data = ["t", data]
+    with pytest.raises(CodecError):
+        Codec(parent_resolver).decode(data)
+
+
+def test_values_that_cannot_cross_say_so() -> None:
+    with pytest.raises(CodecError, match="cannot pass a 'object' value"):
+        Codec(parent_resolver).encode(object())
+
+
+def test_mirror_classes_hold_no_code() -> None:
+    cls = mirror_class("solution", "Order", "om", ("path", "value"))
+    assert attrs.has(cls) and cls.__module__ == "solution" and cls.KIND == "om"
+
+
+# ---------------------------------------------------------------------------- workers
+
+
+@pytest.fixture
+def hosted(tmp_path: Path) -> Iterator[Callable[[str], Worker]]:
+    made: list[Worker] = []
+
+    def load(source: str) -> Worker:
+        path = tmp_path / f"hosted{len(made)}.py"
+        path.write_text(textwrap.dedent(source))
+        worker = Worker(Limits(call_seconds=2.0, load_seconds=5.0))
+        made.append(worker)
+        worker.load(path, "solution")
+        return worker
+
+    yield load
+    for worker in made:
+        worker.close()
+
+
+def test_calls(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        def add(a, b):
+            return a + b
+        """
+    )
+    assert worker.call(None, "add", [2, 3]) == 5
+    assert worker.call(None, "add", [(1,), (2,)]) == (1, 2)
+
+
+def test_exceptions_come_back_with_type_message_and_line(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        def boom():
+            raise KeyError("missing")
+
+        def leave():
+            raise SystemExit(3)
+
+        def interrupt():
+            raise KeyboardInterrupt
+        """
+    )
+    with pytest.raises(CodeRaised) as info:
+        worker.call(None, "boom")
+    assert info.value.type_name == "KeyError" and info.value.where.endswith(":3")
+    for name, kind in (("leave", "SystemExit"), ("interrupt", "KeyboardInterrupt")):
+        with pytest.raises(CodeRaised) as info:
+            worker.call(None, name)
+        assert info.value.type_name == kind
+    with pytest.raises(CodeRaised):  # the worker lives on
+        worker.call(None, "boom")
+
+
+def test_an_endless_loop_is_stopped_and_the_worker_is_dead(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        def spin():
+            while True:
+                pass
+        """
+    )
+    with pytest.raises(CodeFailed, match="ran for more than 2 s"):
+        worker.call(None, "spin")
+    with pytest.raises(CodeFailed):
+        worker.call(None, "spin")
+
+
+def test_a_process_that_ends_is_reported_with_its_status(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        import os
+
+        def leave():
+            os._exit(7)
+        """
+    )
+    with pytest.raises(CodeFailed, match="exit status 7"):
+        worker.call(None, "leave")
+
+
+def test_a_worker_cannot_write_files_or_fork(
+    hosted: Callable[[str], Worker], tmp_path: Path
+) -> None:
+    target = tmp_path / "written.txt"
+    worker = hosted(
+        f"""
+        def write():
+            with open({str(target)!r}, "w") as handle:
+                handle.write("x" * 100)
+        """
+    )
+    with pytest.raises(CodeRaised):
+        worker.call(None, "write")
+    assert not target.exists() or target.read_text() == ""
+
+
+def test_changes_to_the_project_are_reported(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        import bft.core.environment as environment
+        import bft.core.node as node
+
+        environment.Environment.overload_limit = property(lambda self: None)
+
+        def later():
+            node.Node.on_round = lambda self, ctx, inbox: None
+        """
+    )
+    (change,) = worker.check()  # replaced, or planted from the hosted file
+    assert change.startswith("bft.core.environment.Environment.overload_limit (")
+    worker.call(None, "later")
+    assert any(c.startswith("bft.core.node.Node.on_round (") for c in worker.check())
+
+
+def test_an_untouched_worker_reports_nothing(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        import bft
+        from bft import Node, Signed  # lazy exports are not changes
+
+        def use():
+            return bft.Verdict.ok().holds
+        """
+    )
+    assert worker.call(None, "use") is True
+    assert worker.check() == []
+
+
+# ---------------------------------------------------------------------------- hosted nodes
+
+
+def _hosting(spec: type, path: Path, factory: str) -> type:
+    def make_node(self: Any, node_id: int, p: Params) -> Node:
+        worker = Worker(Limits(call_seconds=5.0))
+        worker.load(path, "solution")
+        return HostedNode(
+            worker, factory, [node_id, self.node_params(node_id, p)], base="bft.core.node:Node"
+        )
+
+    return type(
+        "Hosted" + spec.__name__, (spec,), {"name": "hosted-" + spec.name, "make_node": make_node}
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "solution", "factory", "params", "adversaries", "signatures"),
+    [
+        (
+            OralMessages,
+            "lab2_project/om1.py",
+            "General",
+            {"n": 5},
+            [{"name": "traitor", "nodes": [3]}],
+            "ideal",
+        ),
+        (
+            DolevStrong,
+            "lab3_project/broadcast.py",
+            "Broadcaster",
+            {"n": 5, "t": 2},
+            [{"name": "ds-byzantine", "nodes": [0, 2], "strategy": "random"}],
+            "real",
+        ),
+    ],
+)
+def test_a_hosted_node_runs_exactly_as_it_does_in_process(
+    spec: type,
+    solution: str,
+    factory: str,
+    params: dict[str, Any],
+    adversaries: list[Any],
+    signatures: str,
+) -> None:
+    hosted = _hosting(spec, SOLUTIONS / solution, factory)
+    registry.register("protocol", hosted.name, hosted)
+    try:
+        results = []
+        for protocol in (spec.name, hosted.name):
+            scn = scenario.from_mapping(
+                {
+                    "protocol": protocol,
+                    "seed": 3,
+                    "signatures": signatures,
+                    "params": params,
+                    "adversary": adversaries,
+                },
+                "hosted",
+            )
+            results.append(runner.run(scn))
+    finally:
+        registry.unregister("protocol", hosted.name)
+    local, remote = results
+    assert [(o.round, o.node, o.name, dict(o.data)) for o in local.record.outputs] == [
+        (o.round, o.node, o.name, dict(o.data)) for o in remote.record.outputs
+    ]
+    assert local.record.sent == remote.record.sent
+    assert local.record.rejected == remote.record.rejected
+    assert {k: v.holds for k, v in local.verdicts.items()} == {
+        k: v.holds for k, v in remote.verdicts.items()
+    }
+
+
+def test_a_hosted_adversary_acts_through_the_real_control() -> None:
+    worker = Worker(Limits(call_seconds=5.0))
+    worker.load(SOLUTIONS / "lab6/attack.py", "solution")
+
+    class Factory(Adversary):
+        name = "hosted-attack"
+        summary = "the reference attack, hosted"
+        intercepts = True
+
+        def __new__(cls, **params: Any) -> Any:  # type: ignore[misc]
+            return HostedAdversary.make(worker, "Attack", params, "hosted-attack")
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lab6target", SOLUTIONS.parent.parent / "labs/06-attack/target.py"
+    )
+    assert spec is not None and spec.loader is not None
+    target = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(target)
+    registry.register("adversary", "hosted-attack", Factory)
+    registry.register("protocol", "ds-fast", target.FastDolevStrong)
+    try:
+        scn = scenario.from_mapping(
+            {
+                "protocol": "ds-fast",
+                "seed": 1,
+                "params": {"n": 5, "t": 2},
+                "adversary": [{"name": "hosted-attack"}],
+            },
+            "attack",
+        )
+        result = runner.run(scn)
+    finally:
+        registry.unregister("adversary", "hosted-attack")
+        registry.unregister("protocol", "ds-fast")
+        worker.close()
+    assert not result.verdicts["agreement"].holds
+    assert sorted(result.record.corrupted) == [0, 1]
+    assert not result.record.refused
+
+
+def test_a_hosted_node_cannot_sign_for_another_node(tmp_path: Path) -> None:
+    path = tmp_path / "signer.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+        from bft.core.crypto import Signed
+        from bft.core.node import Node
+
+        class Signer(Node):
+            def __init__(self, node_id, params):
+                self.me = node_id
+
+            def on_round(self, ctx, inbox):
+                mine = ctx.sign(("hello", self.me))
+                fake = Signed(0, ("hello", 0), mine.signature)
+                ctx.output("checked", mine=ctx.verify(mine), fake=ctx.verify(fake), signer=mine.signer)
+        """
+        )
+    )
+    worker = Worker()
+    worker.load(path, "solution")
+    node = HostedNode(worker, "Signer", [1, {}], base="bft.core.node:Node")
+
+    class Ctx:
+        node_id, n, round, variant, load, capacity = 1, 2, 0, 0, 0.0, None
+        rng = random.Random(1)
+
+        def __init__(self) -> None:
+            from bft.core.crypto import KeyRing
+
+            self.keys = KeyRing(2, "real")
+            self.outputs: list[Any] = []
+
+        def sign(self, payload: Any) -> Signed:
+            return self.keys.sign(1, payload)
+
+        def verify(self, signed: Any, signer: int | None = None) -> bool:
+            return self.keys.verify(signed, signer)
+
+        def output(self, name: str, **data: Any) -> None:
+            self.outputs.append((name, data))
+
+        def execute(self, op: Any) -> int:
+            raise AssertionError
+
+    ctx = Ctx()
+    node.on_round(ctx, [])  # type: ignore[arg-type]
+    worker.close()
+    assert ctx.outputs == [("checked", {"mine": True, "fake": False, "signer": 1})]
+
+
+def test_om_message_class_is_a_project_class() -> None:
+    assert parent_resolver("bft.protocols.om", "OMMessage", ("path", "value")) is OMMessage
