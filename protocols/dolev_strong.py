@@ -27,6 +27,9 @@ with the same ``extracted`` set. Validity: an honest sender signs one value
 and nobody can forge a second chain, so every honest node extracts exactly it.
 Dolev and Strong also prove t+1 rounds are necessary.
 
+Only the sender is told its value (``DolevStrong.node_params``); every other
+node learns values from the chains it receives.
+
 Simplifications: the sender decides its own value in round 0. A node relays
 at most two distinct values (once it holds two it decides the default
 whatever else arrives), which keeps the honest traffic at O(n^2) messages

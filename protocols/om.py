@@ -11,6 +11,11 @@ it was told directly and the values computed for each one-longer path, and
 the default order (0, retreat) where there is no strict majority or a message
 never came. The decision is the value for the path (commander,).
 
+Each general starts with only what it may know (``OralMessages.node_params``):
+n, m and who commands; the order itself goes to the commander only, and a
+lieutenant learns it from messages (a lieutenant handed the order could skip
+the protocol and still "pass").
+
 Oral messages are unsigned, but the receiver knows who sent each message
 (assumption A2 of the paper), so a message whose path does not end with its
 sender is rejected, as is one arriving in the wrong round or with a malformed

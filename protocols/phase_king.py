@@ -20,6 +20,9 @@ n/2 honest nodes prefer v and the king's majority is v too; the others adopt
 the king's v; all honest nodes leave the phase agreeing. Messages:
 (f+1)(n-1)(n+1) when nobody is faulty, O(n^2 f).
 
+A node starts knowing n, f and its own input only (``PhaseKing.node_params``),
+never the other nodes' inputs.
+
 Simplifications: binary values only; a vote or king message for another
 phase, a duplicate, or a king message from a non-king is rejected.
 """

@@ -431,3 +431,58 @@ def test_a_hosted_node_cannot_sign_for_another_node(tmp_path: Path) -> None:
 
 def test_om_message_class_is_a_project_class() -> None:
     assert parent_resolver("bft.protocols.om", "OMMessage", ("path", "value")) is OMMessage
+
+
+def test_an_endless_loop_while_loading_is_stopped(tmp_path: Path) -> None:
+    path = tmp_path / "spin.py"
+    path.write_text("while True:\n    pass\n")
+    worker = Worker(Limits(load_seconds=1.0))
+    with pytest.raises(CodeFailed, match="ran for more than 1 s while loading"):
+        worker.load(path, "solution")
+
+
+def test_an_oversized_answer_kills_the_worker(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        def big():
+            return "x" * (32 << 20)
+        """
+    )
+    with pytest.raises(CodeFailed, match="malformed data"):
+        worker.call(None, "big")
+
+
+def test_garbage_on_the_pipe_kills_the_worker(hosted: Callable[[str], Worker]) -> None:
+    worker = hosted(
+        """
+        import os
+
+        def scribble():
+            for fd in range(3, 64):  # whichever descriptor is the pipe to the parent
+                try:
+                    os.write(fd, b"\\x00\\x00\\x00\\x05hello")
+                except OSError:
+                    pass
+            return 1
+        """
+    )
+    with pytest.raises(CodeFailed):
+        for _ in range(3):
+            worker.call(None, "scribble")
+
+
+def test_the_fallback_without_fork_works_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BFT_SANDBOX_SPAWN", "1")  # as where os.fork does not exist
+    path = tmp_path / "fallback.py"
+    path.write_text("def twice(x):\n    return (x, x)\n\ndef boom():\n    raise ValueError('no')\n")
+    worker = Worker(Limits(call_seconds=2.0))
+    try:
+        assert worker.pid is not None and worker._zygote is None
+        worker.load(path, "solution")
+        assert worker.call(None, "twice", [b"a"]) == (b"a", b"a")
+        with pytest.raises(CodeRaised, match="no"):
+            worker.call(None, "boom")
+    finally:
+        worker.close()

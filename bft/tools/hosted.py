@@ -329,10 +329,12 @@ class HostedAdversary(Adversary):
         def inject(src: Any, dst: Any, payload: Any) -> list[Any]:
             if not (_int(src) and _int(dst)):
                 raise TypeError("inject() takes node ids")
-            before = len(envelopes)
+            before = len(ctl.envelopes)
             ok = ctl.inject(src, dst, payload)
-            fresh = ctl.envelopes[before:] if len(ctl.envelopes) > before else []
-            return [bool(ok), [_envelope_row(e) for e in fresh]]
+            fresh = [_envelope_row(e) for e in ctl.envelopes[before:]]
+            if ok and not fresh:  # a control that does not list injected envelopes
+                fresh = [[src, dst, payload, ctl.round, 0, False, True]]
+            return [bool(ok), fresh]
 
         def sign(node: Any, payload: Any) -> Any:
             if not _int(node):

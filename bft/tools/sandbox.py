@@ -721,9 +721,12 @@ class Worker:
             raise SandboxError(f"cannot start a sandbox process: {exc}") from None
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self.pid = self._proc.pid
-        self.channel = Channel(
-            self._proc.stdout.fileno(), self._proc.stdin.fileno(), self.limits.max_frame
-        )
+        # the channel owns copies of the pipes' descriptors; the file objects go now, so
+        # that nothing else ever closes a descriptor number the channel still uses
+        rfd, wfd = os.dup(self._proc.stdout.fileno()), os.dup(self._proc.stdin.fileno())
+        self._proc.stdout.close()
+        self._proc.stdin.close()
+        self.channel = Channel(rfd, wfd, self.limits.max_frame)
         self._exchange(["preload", modules], {}, self.limits.load_seconds, "starting")
 
     # -- requests --------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Session:
         solution: Path,
         *,
         limits: Limits | None = None,
-        budget_seconds: float = 900.0,
+        budget_seconds: float = 600.0,
     ) -> None:
         self.lab = lab
         self.solution = solution
