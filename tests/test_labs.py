@@ -504,3 +504,11 @@ def test_the_disguise_makes_a_corrupted_sender_look_honest(lab_adversaries: obje
     disguised = _run("om", {"n": 5, "value": 0}, ["lab-disguise:nodes=[0],to=1"])
     assert labs.grader.blind_difference(honest, disguised) is None
     assert sorted(disguised.record.corrupted) == [0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", sorted(REFERENCES))
+def test_lab_budgets_reference_passes_with_the_labs_own_search_budget(number: int) -> None:
+    needs(number)
+    grade = labs.grade(number, SOLUTIONS / REFERENCES[number][0])
+    assert grade.passed, grade.report()

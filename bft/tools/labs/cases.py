@@ -80,7 +80,7 @@ def build(
         if config.name != "none":
             adversaries.append({"name": config.name, **config.params})
     data["adversary"] = adversaries
-    return scenario.from_mapping(data, f"lab-{label}")
+    return scenario.from_mapping(data, f"{lab.path.name}: {label}")
 
 
 def _toml(value: Any) -> str:

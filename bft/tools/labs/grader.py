@@ -204,6 +204,13 @@ def judge(lab: LabConfig, expectation: Expectation, result: RunResult) -> tuple[
             f"node {first.node} raised an exception in round {first.round}: {first.detail}",
         )
     if expectation.expect == "violate":
+        if lab.kind == "adversary" and bugs:
+            first = bugs[0]
+            return False, (
+                f"honest node {first.node} raised in round {first.round} ({first.detail}): "
+                "crashing honest nodes through a bug is not the flaw this lab is about; "
+                "break agreement or validity among the nodes that keep running"
+            )
         if lab.kind == "adversary":
             tolerance = result.prepared.spec.tolerance(result.prepared.params)
             faulty = _faulty(result)
