@@ -486,3 +486,64 @@ def test_the_fallback_without_fork_works_the_same(
             worker.call(None, "boom")
     finally:
         worker.close()
+
+
+def test_a_third_party_adversary_can_be_registered_isolated(tmp_path: Path) -> None:
+    path = tmp_path / "third_party.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+        from bft.core.adversary import Adversary
+        from bft.core.params import Param
+
+        class Muter(Adversary):
+            name = "muter"
+            summary = "drops everything the corrupted nodes send"
+            intercepts = True
+            params = (Param("nodes", list, default=[0], doc="who"), Param("at", int, default=0, min=0))
+
+            def setup(self, ctl):
+                ctl.corrupt(list(self.p["nodes"]))
+
+            def on_traffic(self, ctl):
+                if ctl.round >= self.p["at"]:
+                    for env in ctl.envelopes:
+                        if env.src in ctl.corrupted:
+                            ctl.drop(env)
+        """
+        )
+    )
+    from bft.tools.hosted import hosted_adversary_class
+
+    def worker_for() -> Worker:
+        worker = Worker(Limits(call_seconds=5.0))
+        worker.load(path, "third_party")
+        return worker
+
+    cls = hosted_adversary_class(worker_for, "Muter", label="isolated-muter")
+    assert cls.name == "isolated-muter" and [p.name for p in cls.params] == ["nodes", "at"]
+    registry.register("adversary", cls.name, cls)
+    try:
+        scn = scenario.from_mapping(
+            {
+                "protocol": "om",
+                "seed": 0,
+                "params": {"n": 4},
+                "adversary": [{"name": "isolated-muter", "nodes": [0]}],
+            },
+            "isolated",
+        )
+        result = runner.run(scn)
+        with pytest.raises(Exception, match="at"):
+            bad = scenario.from_mapping(
+                {
+                    "protocol": "om",
+                    "params": {"n": 4},
+                    "adversary": [{"name": "isolated-muter", "at": -1}],
+                },
+                "isolated",
+            )
+            runner.prepare(bad)
+    finally:
+        registry.unregister("adversary", cls.name)
+    assert result.record.corrupted == frozenset({0}) and result.record.dropped == 3

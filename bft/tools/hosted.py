@@ -20,6 +20,10 @@ process; this module gives the engine what it expects on its side:
   verify, note) into a callback that the parent applies through the *real*
   control, so every power check and every refusal applies unchanged.
   Envelopes in the worker are read-only views.
+* ``hosted_adversary_class(worker_for, "Name")`` turns an adversary class in an
+  untrusted file into a class to register (``--isolate``): name, summary and
+  parameters read from the hosted class, each instance a
+  ``LazyHostedAdversary`` that takes a fresh worker when its run starts.
 * ``HostedModule`` stands for a module of plain functions: each call is a
   request to the worker. A ``random.Random`` argument crosses as a seeded
   stream of its own (seeded from the parent's RNG on first sight, then kept in
@@ -364,6 +368,76 @@ class HostedAdversary(Adversary):
         )
 
 
+class LazyHostedAdversary(Adversary):
+    """A ``HostedAdversary`` that takes its worker (from ``worker_for``) only when its
+    run starts (``setup``): validating a scenario builds adversaries it never runs."""
+
+    intercepts = True  # the engine asks before setup; the hosted class decides later
+
+    def __init__(
+        self, worker_for: Callable[[], Worker], factory: str, label: str, params: Mapping[str, Any]
+    ) -> None:
+        super().__init__(**dict(params))
+        self.name = label  # type: ignore[misc]
+        self._worker_for = worker_for
+        self._factory = factory
+        self._hosted: HostedAdversary | None = None
+
+    def setup(self, ctl: SetupControl) -> None:
+        self._hosted = HostedAdversary.make(self._worker_for(), self._factory, self.p, self.name)
+        self._hosted.setup(ctl)
+
+    def before_round(self, ctl: RoundControl) -> None:
+        if self._hosted is not None:
+            self._hosted.before_round(ctl)
+
+    def on_traffic(self, ctl: TrafficControl) -> None:
+        if self._hosted is not None and self._hosted.intercepts:
+            self._hosted.on_traffic(ctl)
+
+
+def hosted_adversary_class(
+    worker_for: Callable[[], Worker], factory: str, *, label: str | None = None
+) -> type[Adversary]:
+    """An ``Adversary`` class, ready to register, whose instances run ``factory`` (an
+    Adversary subclass in the file the workers load) in a worker each: its name,
+    summary and parameters are read from the hosted class (the parameters rebuilt as
+    ``Param`` values here, so scenario validation happens in this process); each
+    instance takes a fresh worker from ``worker_for`` when its run starts."""
+    from bft.core.params import TYPE_NAMES, Param
+
+    probe = worker_for()
+    try:
+        info = probe.call(None, "", [factory], driver="bft.tools.hosted:describe_adversary")
+    finally:
+        probe.close()
+    types = {name: kind for kind, name in TYPE_NAMES.items()}
+    params = tuple(
+        Param(
+            str(p["name"]),
+            types[str(p["type"])],
+            default=p["default"],
+            doc=str(p["doc"]),
+            min=p["min"],
+            max=p["max"],
+            choices=tuple(p["choices"]),
+        )
+        for p in info["params"]
+        if str(p.get("type")) in types
+    )
+    name = label or str(info["name"])
+
+    class Lazy(LazyHostedAdversary):
+        def __init__(self, **given: Any) -> None:
+            super().__init__(worker_for, factory, name, given)
+
+    Lazy.name = name  # type: ignore[misc]
+    Lazy.summary = str(info["summary"])  # type: ignore[misc]
+    Lazy.params = params  # type: ignore[misc]
+    Lazy.__name__ = Lazy.__qualname__ = f"Hosted{factory}"
+    return Lazy
+
+
 # ---------------------------------------------------------------------------- the worker side
 # (trusted code that runs in the worker, next to the hosted object)
 
@@ -603,6 +677,33 @@ def drive_traffic(adversary: Any, rpc: Any, view: Mapping[str, Any]) -> None:
     adversary.on_traffic(TrafficView(rpc, view, _rng(adversary, view)))
 
 
+def describe_adversary(module: Any, rpc: Any, factory: str) -> dict[str, Any]:
+    """In the worker: an adversary class's name, summary, ``intercepts`` and parameters
+    (as plain data)."""
+    cls = getattr(module, factory)
+    if not (isinstance(cls, type) and issubclass(cls, Adversary)):
+        raise TypeError(f"{factory} must be an Adversary subclass")
+    from bft.core.params import TYPE_NAMES
+
+    return {
+        "name": str(getattr(cls, "name", factory)),
+        "summary": str(getattr(cls, "summary", "")),
+        "intercepts": bool(getattr(cls, "intercepts", False)),
+        "params": [
+            {
+                "name": p.name,
+                "type": TYPE_NAMES.get(p.type, "str"),
+                "default": p.default,
+                "doc": p.doc,
+                "min": p.min,
+                "max": p.max,
+                "choices": list(p.choices),
+            }
+            for p in getattr(cls, "params", ())
+        ],
+    }
+
+
 def describe_names(module: Any, rpc: Any, names: list[str]) -> dict[str, str]:
     """What each of ``names`` is in the hosted module: "missing", "Node subclass",
     "Adversary subclass", "function", or a short description."""
@@ -628,6 +729,8 @@ def describe_names(module: Any, rpc: Any, names: list[str]) -> dict[str, str]:
 
 __all__ = [
     "HostedAdversary",
+    "LazyHostedAdversary",
+    "hosted_adversary_class",
     "HostedModule",
     "HostedNode",
     "NodeContext",

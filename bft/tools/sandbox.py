@@ -7,7 +7,7 @@ properties and the grader: there it could patch any of them, read any secret,
 or end the process. So it runs in a *worker*, a separate process that talks to
 the trusted parent over one pipe, and the parent decides what crosses:
 
-* **Processes.** A *zygote* (``python -I -m bft.tools.sandbox zygote``) imports
+* **Processes.** A *zygote* (``python -I``, running this module) imports
   the project's modules once and then only forks: every worker is a fresh fork
   of it, so starting one costs a few milliseconds, and no worker shares memory
   with another (two nodes of one run cannot talk through a global variable).
@@ -525,6 +525,21 @@ def _python() -> str:
     return sys.executable or "python3"
 
 
+def _command(*args: str) -> list[str]:
+    """``python -I`` running this module, with the directory this very ``bft`` was
+    imported from first on its path: the trusted side of the sandbox is always the
+    parent's own code (also when the parent found it through PYTHONPATH, which -I
+    ignores)."""
+    import bft
+
+    root = str(Path(bft.__file__).resolve().parent.parent)
+    boot = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "import bft.tools.sandbox as sandbox; sandbox.main(sys.argv[1:])"
+    )
+    return [_python(), "-I", "-c", boot, root, *args]
+
+
 def _child_env() -> dict[str, str]:
     keep = ("PATH", "SYSTEMROOT", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP")
     env = {k: os.environ[k] for k in keep if k in os.environ}
@@ -568,7 +583,7 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
-                [_python(), "-I", "-m", "bft.tools.sandbox", "zygote", str(theirs.fileno())],
+                _command("zygote", str(theirs.fileno())),
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=_child_env(),
@@ -586,7 +601,7 @@ class _Zygote:
         except (_Closed, _Timeout, CodecError):
             self.close()
             raise SandboxError(
-                "the sandbox process did not start (is bft importable with 'python -I'?)"
+                "the sandbox process did not start (it runs this Python with -I)"
             ) from None
         self.scratch = str(ready[1])
 
@@ -704,14 +719,7 @@ class Worker:
             return
         try:
             self._proc = subprocess.Popen(
-                [
-                    _python(),
-                    "-I",
-                    "-m",
-                    "bft.tools.sandbox",
-                    "worker",
-                    json.dumps(attrs.asdict(self.limits)),
-                ],
+                _command("worker", json.dumps(attrs.asdict(self.limits))),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=_child_env(),

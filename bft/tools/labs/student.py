@@ -37,7 +37,13 @@ from bft.core import registry
 from bft.core.adversary import Adversary
 from bft.core.errors import BftError, ConfigError
 from bft.core.protocol import Params, ProtocolSpec
-from bft.tools.hosted import HostedAdversary, HostedModule, HostedNode, RandomStreams, parent_codec
+from bft.tools.hosted import (
+    HostedModule,
+    HostedNode,
+    LazyHostedAdversary,
+    RandomStreams,
+    parent_codec,
+)
 from bft.tools.labs.config import LabConfig
 from bft.tools.sandbox import CodeFailed, CodeRaised, Limits, SandboxError, Worker
 
@@ -297,44 +303,15 @@ def student_functions(
 
 
 class _AttackFactory(Adversary):
-    """Registered under the lab's attack name; each instance is hosted in a fresh worker."""
+    """Registered under the lab's attack name; each instance is hosted in a fresh worker
+    of the session, taken when its run starts."""
 
     session: Session
     class_name: str
     label: str
 
     def __new__(cls, **params: Any) -> Any:  # type: ignore[misc]
-        return _LazyHostedAdversary(cls.session, cls.class_name, cls.label, params)
-
-
-class _LazyHostedAdversary(Adversary):
-    """Starts its worker when the run starts (``setup``), not when validated."""
-
-    intercepts = True
-
-    def __init__(
-        self, session: Session, class_name: str, label: str, params: dict[str, Any]
-    ) -> None:
-        super().__init__(**params)
-        self.name = label  # type: ignore[misc]
-        self._session = session
-        self._class_name = class_name
-        self._hosted: HostedAdversary | None = None
-
-    def setup(self, ctl: Any) -> None:
-        self._hosted = HostedAdversary.make(
-            self._session.new_worker(), self._class_name, self.p, self.name
-        )
-        self.intercepts = self._hosted.intercepts  # type: ignore[misc]
-        self._hosted.setup(ctl)
-
-    def before_round(self, ctl: Any) -> None:
-        if self._hosted is not None:
-            self._hosted.before_round(ctl)
-
-    def on_traffic(self, ctl: Any) -> None:
-        if self._hosted is not None and self._hosted.intercepts:
-            self._hosted.on_traffic(ctl)
+        return LazyHostedAdversary(cls.session.new_worker, cls.class_name, cls.label, params)
 
 
 def student_adversary(lab: LabConfig, number: int, session: Session) -> tuple[str, type]:
