@@ -271,12 +271,17 @@ class HostedAdversary(Adversary):
             ok = ctl.corrupt(list(nodes))
             return [bool(ok), sorted(ctl.corrupted)]
 
+        def declare(budget: Any) -> None:
+            declare_budget = getattr(ctl, "declare_crash_budget", None)  # going away
+            if callable(declare_budget) and _int(budget):
+                declare_budget(budget)
+
         self._worker.call(
             self._handle,
             "setup",
             [self._base(ctl)],
             driver="bft.tools.hosted:drive_setup",
-            callbacks={**self._common(ctl), "corrupt": corrupt},
+            callbacks={**self._common(ctl), "corrupt": corrupt, "declare_crash_budget": declare},
             what="the adversary's setup ran",
         )
 
@@ -597,8 +602,8 @@ class SetupView(_ControlView):
         self._corrupted = frozenset(corrupted)
         return bool(ok)
 
-    def declare_crash_budget(self, budget: int) -> None:  # the engine counts faults itself
-        pass
+    def declare_crash_budget(self, budget: int) -> None:
+        self._rpc.callback("declare_crash_budget", int(budget))
 
     def build_node(self, node: int) -> None:
         raise NotImplementedError("build_node (Twins) is not available to a sandboxed adversary")

@@ -58,6 +58,7 @@ and the ``Codec``. This module has no dependency on the labs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import importlib
@@ -75,6 +76,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FunctionType, ModuleType
@@ -610,6 +612,7 @@ class _Zygote:
         with cls._lock:
             if cls._instance is None or cls._instance.proc.poll() is not None:
                 cls._instance = _Zygote()
+                atexit.register(cls._instance.close)
             return cls._instance
 
     def _ask(self, message: Any, fds: Sequence[int] = ()) -> Any:
@@ -707,6 +710,7 @@ class Worker:
         self.dead: str | None = None  # why it is dead, once it is
         self._proc: subprocess.Popen[bytes] | None = None
         self._zygote: _Zygote | None = None
+        self._finalizer: Callable[[], Any] = lambda: None
         self._start(preload)
 
     def _start(self, preload: Sequence[str]) -> None:
@@ -716,6 +720,7 @@ class Worker:
             zygote.preload(modules)
             self._zygote = zygote
             self.pid, self.channel = zygote.spawn(self.limits)
+            self._finalizer = weakref.finalize(self, _shutdown, self.channel, None, self.pid)
             return
         try:
             self._proc = subprocess.Popen(
@@ -735,6 +740,7 @@ class Worker:
         self._proc.stdout.close()
         self._proc.stdin.close()
         self.channel = Channel(rfd, wfd, self.limits.max_frame)
+        self._finalizer = weakref.finalize(self, _shutdown, self.channel, self._proc, None)
         self._exchange(["preload", modules], {}, self.limits.load_seconds, "starting")
 
     # -- requests --------------------------------------------------------------------
@@ -890,20 +896,29 @@ class Worker:
         raise CodeFailed(why)
 
     def close(self) -> None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
-        if self._proc is not None:
-            with contextlib.suppress(Exception):
-                self._proc.kill()
-                self._proc.wait(5)
-        elif self.pid is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
+        """Kill the worker (once: its pid is never signalled again) and free its pipe."""
+        self._finalizer()
+        self.channel = None
         if self.dead is None:
             self.dead = "it was closed"
+
+
+def _shutdown(
+    channel: Channel | None, proc: subprocess.Popen[bytes] | None, pid: int | None
+) -> None:
+    """Close a worker's pipe and kill it (with its process group); run at most once, by
+    ``Worker.close`` or when the ``Worker`` is garbage collected."""
+    if channel is not None:
+        channel.close()
+    if proc is not None:
+        with contextlib.suppress(Exception):
+            proc.kill()
+            proc.wait(5)
+    elif pid is not None:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 _RAISED_TYPES: dict[str, type[CodeRaised]] = {}
