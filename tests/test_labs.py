@@ -10,6 +10,7 @@ it gets wrong; the table below says which check must fail and with what message.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,13 @@ WRONG = [
     (6, "lab6/wrong/patch_target.py", TESTBED, "DolevStrongNode._decide"),
     (6, "lab6/wrong/speak_for_honest.py", "n=4, t=1", "the protocol survived"),
 ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tidy_up_after_the_file_channel_cheat() -> Iterator[None]:
+    yield
+    for path in Path("/tmp").glob("bft-lab2-order-*"):
+        path.unlink(missing_ok=True)
 
 
 def available() -> set[int]:

@@ -348,14 +348,11 @@ def test_a_hosted_adversary_acts_through_the_real_control() -> None:
         def __new__(cls, **params: Any) -> Any:  # type: ignore[misc]
             return HostedAdversary.make(worker, "Attack", params, "hosted-attack")
 
-    import importlib.util
+    from bft.tools.labs.student import load_trusted
 
-    spec = importlib.util.spec_from_file_location(
-        "lab6target", SOLUTIONS.parent.parent / "labs/06-attack/target.py"
+    target = load_trusted(
+        SOLUTIONS.parent.parent / "labs" / "06-attack" / "target.py", "lab6_target_for_tests"
     )
-    assert spec is not None and spec.loader is not None
-    target = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(target)
     registry.register("adversary", "hosted-attack", Factory)
     registry.register("protocol", "ds-fast", target.FastDolevStrong)
     try:

@@ -1237,6 +1237,7 @@ def _new(
 
 def serve(channel: Channel) -> None:
     """The worker's loop: answer requests until the parent goes away."""
+    sys.dont_write_bytecode = True  # no __pycache__ next to the hosted file (nor anywhere)
     state = _WorkerState(channel)
     handle = _handle  # held locally: hosted code replacing the module's copy changes nothing here
     while True:

@@ -10,7 +10,7 @@ when it starts:
     value   the sender's value, 0 or 1, for the sender only; every other node
             gets None and learns values from the chains it receives
 
-What you may use from ``ctx`` (see ``bft/node.py``):
+What you may use from ``ctx`` (see ``bft/core/node.py``):
 
     ctx.round                   the current round
     ctx.sign(payload)           a ``Signed`` value: payload signed with YOUR key

@@ -6,7 +6,7 @@ from ``ctl.params``), and your ``Attack`` as the only adversary, in a process
 of its own. You win a case when agreement or validity is violated while at
 most t nodes are faulty (corrupted or crashed).
 
-An adversary acts through control objects (see ``bft/adversary.py``):
+An adversary acts through control objects (see ``bft/core/adversary.py``):
 
     setup(ctl):       ctl.corrupt([nodes]) takes those nodes over; ctl.params
                       holds a copy of the protocol's parameters (n, t,
