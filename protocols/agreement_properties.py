@@ -20,7 +20,7 @@ def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
     """Per node, its ``decide`` outputs as (round, value)."""
     out: dict[int, list[tuple[int, int]]] = {}
     for o in record.outputs_named("decide"):
-        out.setdefault(o.node, []).append((o.round, o.data["value"]))
+        out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out
 
 
@@ -74,6 +74,8 @@ def termination_property(bound: int, description: str, who: str = "node") -> Pro
 
     def termination(record: RunRecord) -> Verdict:
         decided = decisions(record)
+        if not record.correct:
+            return Verdict.vacuous(f"no honest, never-crashed {who} had to decide")
         for i in sorted(record.correct):
             if i not in decided:
                 return Verdict.violated(f"honest {who} {i} never decided (bound: round {bound})")

@@ -28,6 +28,9 @@ and nobody can forge a second chain, so every honest node extracts exactly it.
 Dolev and Strong also prove t+1 rounds are necessary; ``decision-round``
 checks that no honest node decides before it.
 
+Only the sender is told its value (``DolevStrong.node_params``); every other
+node learns values from the chains it receives.
+
 Simplifications: the sender decides its own value in round 0. A node relays
 at most two distinct values (once it holds two it decides the default
 whatever else arrives), which keeps the honest traffic at O(n^2) messages
@@ -86,7 +89,8 @@ def chain_signers(message: Any) -> tuple[list[int], Any]:
 
 
 class DolevStrongNode(Node):
-    """One node of Dolev-Strong. ``params`` needs n, t, sender and value."""
+    """One node of Dolev-Strong. ``params`` needs n, t and sender, and the sender's
+    ``value`` for the sender only (``DolevStrong.node_params``: the others get None)."""
 
     #: the round after which nodes decide; ``t + 1`` (a lab's planted weakness changes it)
     def decision_round(self) -> int:
@@ -97,7 +101,8 @@ class DolevStrongNode(Node):
         self.n = int(params["n"])
         self.t = int(params["t"])
         self.sender = int(params["sender"])
-        self.value = int(params["value"])
+        value = params.get("value") if node_id == self.sender else None
+        self.value: int | None = None if value is None else int(value)
         self.extracted: list[int] = []
         self.decided = False
 
@@ -105,9 +110,10 @@ class DolevStrongNode(Node):
         rnd = ctx.round
         if self.me == self.sender:
             if rnd == 0:
-                ctx.broadcast(ctx.sign(DSValue(self.sender, self.value)))
-                self.extracted.append(self.value)
-                self._decide(ctx, self.value)
+                value = DEFAULT if self.value is None else self.value
+                ctx.broadcast(ctx.sign(DSValue(self.sender, value)))
+                self.extracted.append(value)
+                self._decide(ctx, value)
             return
         last = self.decision_round()
         for src, message in inbox:
@@ -215,8 +221,16 @@ class DolevStrong(ProtocolSpec):
                 f"dolev-strong: sender must be a node 0..{p['n'] - 1} (got sender={p['sender']})"
             )
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What node ``node_id`` knows when it starts: the sender's value goes to the
+        sender only (a node that "knew" it would not need the broadcast)."""
+        known = dict(p)
+        if node_id != p["sender"]:
+            known["value"] = None
+        return known
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return self.node_class(node_id, p)  # type: ignore[call-arg]
+        return self.node_class(node_id, self.node_params(node_id, p))  # type: ignore[call-arg]
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("sender" if i == p["sender"] else "node" for i in range(p["n"]))

@@ -25,6 +25,9 @@ Each node emits ``prefer`` (phase, value) at the end of every phase, and
 lemmas above phase by phase, ``decision-round`` that nobody decides before
 round 2(f+1).
 
+A node starts knowing n, f and its own input only (``PhaseKing.node_params``),
+never the other nodes' inputs.
+
 Simplifications: binary values only; a vote or king message for another
 phase, a duplicate, or a king message from a non-king is rejected.
 """
@@ -82,11 +85,15 @@ def initial_values(p: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 class PhaseKingNode(Node):
+    """One node. ``params`` holds n, f and this node's own ``input`` only
+    (``PhaseKing.node_params``); without ``input`` it reads its entry of the inputs."""
+
     def __init__(self, node_id: int, params: Mapping[str, Any]) -> None:
         self.me = node_id
         self.n = int(params["n"])
         self.f = int(params["f"])
-        self.pref = initial_values(params)[node_id]
+        own = params.get("input")
+        self.pref = int(own) if own is not None else initial_values(params)[node_id]
         self.maj = 0
         self.mult = 0
         self.decided = False
@@ -193,8 +200,13 @@ class PhaseKing(ProtocolSpec):
             if bad:
                 raise ConfigError(f"phase-king: inputs must be 0 or 1 (got {bad[0]})")
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What node ``node_id`` knows when it starts: n, f and its own input, not the
+        other nodes' inputs."""
+        return {"n": p["n"], "f": p["f"], "input": initial_values(p)[node_id]}
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return self.node_class(node_id, p)  # type: ignore[call-arg]
+        return self.node_class(node_id, self.node_params(node_id, p))  # type: ignore[call-arg]
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("king" if i <= p["f"] else "node" for i in range(p["n"]))

@@ -34,11 +34,10 @@ from bft.protocols.pbft.messages import (
 from bft.protocols.pbft.properties import message_formula
 from bft.protocols.pbft.replica import Mode, Replica
 from bft.protocols.pbft.spec import PBFT
-from bft.tools.labs import load_module
-from tests.helpers import digest_in_fresh_process, run_named
+from tests.helpers import digest_in_fresh_process, load_file, run_named
 
 IDEAL = {"signatures": "ideal"}
-LAB4 = load_module(Path(__file__).parent / "lab_solutions" / "lab4" / "quorums.py", "lab4ref")
+LAB4 = load_file(Path(__file__).parent / "lab_solutions" / "lab4" / "quorums.py")
 
 
 def test_fault_free_run_sends_exactly_28_messages_per_request_at_n4() -> None:
