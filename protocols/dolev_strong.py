@@ -34,7 +34,7 @@ node learns values from the chains it receives.
 Simplifications: the sender decides its own value in round 0. A node relays
 at most two distinct values (once it holds two it decides the default
 whatever else arrives), which keeps the honest traffic at O(n^2) messages
-(the message bound in FACTS.md); the outcome is the same as relaying all.
+(the O(n^2) message bound of docs/facts.md); the outcome is the same as relaying all.
 """
 
 from __future__ import annotations
@@ -237,6 +237,10 @@ class DolevStrong(ProtocolSpec):
 
     def default_rounds(self, p: Params) -> int:
         return p["t"] + 2
+
+    def interchangeable(self, p: Params) -> tuple[tuple[int, ...], ...]:
+        """Every node but the sender: each starts alike and relays alike."""
+        return (tuple(i for i in range(p["n"]) if i != p["sender"]),)
 
     def tolerance(self, p: Params) -> Tolerance:
         return Tolerance(

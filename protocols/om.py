@@ -193,6 +193,10 @@ class OralMessages(ProtocolSpec):
     def default_rounds(self, p: Params) -> int:
         return p["m"] + 2
 
+    def interchangeable(self, p: Params) -> tuple[tuple[int, ...], ...]:
+        """The lieutenants: each starts alike (no value), relays alike and is judged alike."""
+        return (tuple(i for i in range(p["n"]) if i != p["commander"]),)
+
     def tolerance(self, p: Params) -> Tolerance:
         return Tolerance(
             kind="byzantine", faults=p["m"], networks=("synchronous",), bound="n >= 3m+1"

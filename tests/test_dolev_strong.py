@@ -71,7 +71,7 @@ def test_agreement_and_validity_for_any_t_below_n(
     assert result.record.refused == []
     honest = set(range(n)) - set(corrupted)
     last_send, last_decision = trace_rounds(trace, honest)
-    assert last_decision == t + 1  # FACTS.md: t+1 rounds
+    assert last_decision == t + 1  # docs/facts.md: t+1 rounds
     assert last_send <= t  # the messages of rounds 0..t are all it needs
 
 

@@ -57,7 +57,7 @@ def test_agreement_and_validity_with_n_above_4f(
     sends = [e["r"] for e in events if e["ev"] == "send" and e["src"] in honest]
     _, events = read_trace(trace)
     decisions = {e["r"] for e in events if e["ev"] == "output" and e["name"] == "decide"}
-    assert decisions == {2 * (f + 1)}  # FACTS.md: 2(f+1) rounds
+    assert decisions == {2 * (f + 1)}  # docs/facts.md: 2(f+1) rounds
     assert max(sends) <= 2 * (f + 1) - 1  # messages in rounds 0 .. 2f+1
     if f in honest:  # the last king speaks in round 2f+1
         assert max(sends) == 2 * (f + 1) - 1

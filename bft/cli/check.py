@@ -58,7 +58,25 @@ def check_arguments(parser: argparse.ArgumentParser) -> None:
         "protocol declares)",
     )
     parser.add_argument(
-        "--max-actions", type=int, default=6, metavar="A", help="longest schedule (default 6)"
+        "--max-actions",
+        type=int,
+        metavar="A",
+        help="longest schedule (default 6; with --exhaustive, 2)",
+    )
+    parser.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="explore EVERY schedule up to --max-actions (shortest first) instead of sampling",
+    )
+    parser.add_argument(
+        "--no-dedup",
+        action="store_true",
+        help="with --exhaustive: do not cut branches that reach a state already explored",
+    )
+    parser.add_argument(
+        "--no-symmetry",
+        action="store_true",
+        help="with --exhaustive: explore every corrupted set, not one per symmetry orbit",
     )
     parser.add_argument("--jobs", type=int, default=1, metavar="J", help="local worker processes")
     parser.add_argument(
@@ -112,8 +130,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     kinds = None
     if args.kinds:
         kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if args.max_actions < 1 or args.max_actions > 64:
-        raise ConfigError(f"--max-actions must be between 1 and 64 (got {args.max_actions})")
+    if not args.exhaustive and (args.no_dedup or args.no_symmetry):
+        raise ConfigError("--no-dedup and --no-symmetry only apply with --exhaustive")
+    if args.max_actions is None:
+        args.max_actions = 2 if args.exhaustive else 6
+    top = 16 if args.exhaustive else 64
+    if args.max_actions < (0 if args.exhaustive else 1) or args.max_actions > top:
+        low = 0 if args.exhaustive else 1
+        raise ConfigError(f"--max-actions must be between {low} and {top} (got {args.max_actions})")
+    if args.exhaustive and args.examples is not None:
+        raise ConfigError(
+            "--examples does not apply with --exhaustive (it explores every schedule); "
+            "bound it with --max-actions, --rounds or --seconds"
+        )
     if args.jobs < 1 or args.jobs > 8 * (os.cpu_count() or 1):
         raise ConfigError(
             f"--jobs must be between 1 and {8 * (os.cpu_count() or 1)} (got {args.jobs})"
@@ -147,6 +176,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         properties=args.property,
         keep_adversaries="all" if args.adversary else "auto",
     )
+    if args.exhaustive:
+        return _exhaustive(args, searcher, path)
     progress = _ProgressLine()
     try:
         outcome = searcher.search(
@@ -171,6 +202,71 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(report(outcome, path if cex is not None else None))
     return EXIT_VIOLATION if cex is not None else EXIT_OK
+
+
+def _exhaustive(args: argparse.Namespace, searcher: Any, path: str) -> int:
+    from bft.search.exhaustive import Exhaustive
+
+    if args.seconds is not None and not (0 < args.seconds <= 7 * 86400):
+        raise ConfigError(f"--seconds must be a positive number of seconds (got {args.seconds})")
+    explorer = Exhaustive(
+        searcher, args.max_actions, dedup=not args.no_dedup, symmetry=not args.no_symmetry
+    )
+    outcome = explorer.run(args.seconds, jobs=args.jobs, scheduler=args.scheduler)
+    cex = outcome.counterexample
+    if cex is not None:
+        cex.write(path)
+    if args.json:
+        payload = outcome.to_json()
+        if cex is not None:
+            payload["violation"]["file"] = path
+            payload["violation"]["replay"] = f"bft replay {shlex.quote(path)}"
+        print(json.dumps(payload, indent=2))
+    else:
+        print(exhaustive_report(outcome, path if cex is not None else None))
+    return EXIT_VIOLATION if cex is not None else EXIT_OK
+
+
+def exhaustive_report(outcome: Any, path: str | None) -> str:
+    prepared = outcome.prepared
+    params = ", ".join(f"{k}={v}" for k, v in prepared.params.items() if v is not None)
+    counts = outcome.counts
+    model = outcome.model
+    own = [name for name, _ in prepared.adversary_configs]
+    lines = [
+        f"bft check {prepared.scenario.name} --exhaustive: {prepared.spec.name} ({params}), "
+        f"seed {prepared.scenario.seed}",
+        f"the protocol claims: {model.declared or 'nothing (no declared fault model)'}",
+        f"scope: up to {outcome.max_actions} action(s) of kinds {', '.join(outcome.kinds)} "
+        f"in {model.rounds} rounds; {model.describe()}",
+        f"on top of the scenario's own adversaries: {', '.join(own) or 'none'}",
+    ]
+    if outcome.skipped_kinds:
+        lines.append(
+            f"left out (they cannot list their choices): {', '.join(outcome.skipped_kinds)}"
+        )
+    lines.append(
+        f"explored {counts.schedules:,} schedules and {counts.states:,} distinct states in "
+        f"{outcome.seconds:.1f} s ({outcome.jobs} job(s)); cut {counts.cut_by_states:,} "
+        f"branches that reached a state already explored and {counts.cut_by_symmetry:,} "
+        "symmetric corrupted sets"
+    )
+    lines.append("")
+    cex = outcome.counterexample
+    if cex is None:
+        lines.append(f"guarantee: {outcome.guarantee()}")
+        if outcome.partial:
+            lines.append(f"then time ran out: {outcome.partial}")
+    else:
+        lines.append(f"VIOLATION of {cex.property}: {outcome.guarantee()}")
+        for index, text in enumerate(cex.schedule.describe(), start=1):
+            lines.append(f"  {index}. {text}")
+        lines.append(f"witness: {cex.witness}")
+        if cex.result.beyond_bound:
+            lines.append(f"beyond the protocol's fault model: {cex.result.beyond_bound}")
+        lines.append(f"counterexample written to {path}")
+        lines.append(f"replay it with: bft replay {shlex.quote(path or '')}")
+    return "\n".join(lines)
 
 
 def report(outcome: Any, path: str | None) -> str:

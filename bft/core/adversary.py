@@ -154,6 +154,12 @@ class Envelope:
             object.__setattr__(self, "_copied", True)
         return self._payload
 
+    def __copy__(self) -> Envelope:
+        return self  # a read-only view: a copy is the same view
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Envelope:
+        return self
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(
             f"envelopes are read-only views (tried to set {name!r}); act through the "

@@ -35,6 +35,7 @@ the only exception that passes through node code.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import random
 import signal
@@ -60,6 +61,7 @@ from bft.core.network import Network
 from bft.core.node import BROADCAST, Context, Destination, Inbox, Node, derive_seed
 from bft.core.protocol import ProtocolSpec
 from bft.core.record import Event, Output, RunRecord
+from bft.core.snapshot import canonical
 from bft.core.trace import TraceSink
 
 __all__ = ["Engine", "derive_seed"]
@@ -356,6 +358,48 @@ class Engine:
                 self.sink.close()
 
     # -- stepping (what ``run`` does; an explorer drives the same steps itself) ------------
+
+    def fork(self) -> Engine:
+        """An independent copy of this run, to continue it down another branch (an
+        exhaustive search forks at every choice). Immutable parts (the protocol, the
+        network and environment models, the parameters, the trace sink of a search,
+        which records nothing) are shared, everything else copied."""
+        shared = (
+            self.protocol,
+            self.network,
+            self.environment,
+            self.params_view,
+            self.protocol_params,
+            self.sink,
+            self._others,
+            self._kinds,
+        )
+        return copy.deepcopy(self, {id(item): item for item in shared})
+
+    def state(self) -> Any:
+        """Everything this run's future depends on, in canonical form: each node's state
+        (its ``snapshot()`` where it defines one), its random stream, who is up and
+        until when, the messages in flight, the faults so far and each adversary's state.
+        Two runs with equal states (and equal records so far) go on identically."""
+        return canonical(
+            (
+                self.next_round,
+                self.nodes,
+                [ctx._rng for ctx in self.ctxs],
+                self.up,
+                self.down_until,
+                self.fresh_on_return,
+                sorted(self.wakeups.items()),
+                self.next_inbox,
+                sorted(self.delayed.items()),
+                sorted(self.corrupted),
+                sorted(self.record.crashed),
+                [sorted(self._crashed.get(a, ())) for a in self.adversaries],
+                [a in self._stopped for a in self.adversaries],
+                self.adversaries,
+                [self._adversary_rngs.get(a) for a in self.adversaries],
+            )
+        )
 
     def start(self) -> None:
         """Let every adversary set up (corrupt nodes); round 0 comes next."""

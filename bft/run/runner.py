@@ -176,18 +176,32 @@ def execute(
         rounds=prepared.rounds,
         signatures=scenario.signatures,
     )
-    engine = Engine(
+    engine = engine_for(prepared, sink, extra_adversaries)
+    engine.run()
+    result = result_of(prepared, engine, metrics=metrics)
+    if trace_path is not None:
+        append_verdicts(trace_path, result)
+    return result
+
+
+def engine_for(prepared: Prepared, sink: TraceSink, extra: Sequence[Adversary] = ()) -> Engine:
+    """The engine that runs ``prepared`` (not started)."""
+    return Engine(
         prepared.spec,
         prepared.params,
-        seed=scenario.seed,
+        seed=prepared.scenario.seed,
         rounds=prepared.rounds,
         network=prepared.network,
         environment=prepared.environment,
-        adversaries=[*prepared.make_adversaries(), *extra_adversaries],
-        signatures=scenario.signatures,
+        adversaries=[*prepared.make_adversaries(), *extra],
+        signatures=prepared.scenario.signatures,
         sink=sink,
     )
-    record = engine.run()
+
+
+def result_of(prepared: Prepared, engine: Engine, *, metrics: bool = True) -> RunResult:
+    """Judge a finished run: every property, the metrics, and the fault model."""
+    record = engine.record
     properties = {p.name: p for p in [*prepared.spec.properties(prepared.params), NO_EXCEPTIONS]}
     verdicts = {name: judge(prepared.spec, prop, record) for name, prop in properties.items()}
     values: dict[str, float | None] = {
@@ -204,10 +218,7 @@ def execute(
     if metrics:
         values.update(_plugin_metrics(prepared.spec, record, prepared.params))
     beyond = beyond_model(prepared.spec, prepared.params, record)
-    result = RunResult(prepared, record, values, verdicts, properties, sink.digest, beyond)
-    if trace_path is not None:
-        append_verdicts(trace_path, result)
-    return result
+    return RunResult(prepared, record, values, verdicts, properties, engine.sink.digest, beyond)
 
 
 def judge(spec: ProtocolSpec, prop: Property, record: RunRecord) -> Verdict:

@@ -1,6 +1,6 @@
 """Protocol specs for ``naive-reconnect`` and ``backoff-reconnect``.
 
-Defaults reproduce the Skype 2007 model of FACTS.md (model): S = 20 servers,
+Defaults reproduce the Skype 2007 model of docs/facts.md: S = 20 servers,
 C = 2000 clients (100 per server), capacity k = 30 work units per round,
 theta = 1, an overloaded server down for D = 20 rounds, a login costing 2
 units and a request 1. Steady demand is about 100 * 0.1 / 1.2 ~ 8 units per

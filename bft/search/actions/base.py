@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
+
 from bft.core.errors import ConfigError, choices
 from bft.core.params import Param, resolve
 
@@ -128,6 +130,64 @@ class Draw:
         return options[raw % len(options)]
 
 
+@attrs.frozen
+class Send:
+    """One message of the round, as an exhaustive search sees it when it lists choices."""
+
+    src: int
+    dst: int
+    kind: str
+    payload: Any
+
+
+@attrs.frozen
+class Scope:
+    """The parameter domains an exhaustive search enumerates for actions that take a
+    number: when a crashed node may come back, how late a lagging message arrives,
+    how far back a replay reaches."""
+
+    crash_back: tuple[int | None, ...] = (None, 2)  # rounds until a crash ends (None: never)
+    lags: tuple[int, ...] = (1, 2)
+    delays: tuple[int, ...] = (1, 2)
+    ages: tuple[int, ...] = (0, 1)
+
+
+@attrs.frozen
+class ChoiceView:
+    """What an action kind sees when an exhaustive search asks it for its choices in one
+    round: the fault model, the nodes corrupted in this branch, who is faulty and up,
+    and (in the traffic phase) the round's messages and what corrupted nodes hold."""
+
+    model: FaultModel
+    round: int
+    phase: str  # "before" (before nodes act) or "traffic" (their messages are known)
+    corrupted: frozenset[int]
+    faulty: frozenset[int]
+    up: tuple[bool, ...]
+    sends: tuple[Send, ...] = ()
+    held: History | None = None
+    scope: Scope = Scope()
+
+    def can_fault(self, node: int) -> bool:
+        """Whether ``node`` may be (or already is) faulty within the budget."""
+        model = self.model
+        if node not in model.target_nodes:
+            return False
+        if node in self.faulty or not model.counts(node):
+            return True
+        counted = [n for n in self.faulty if model.counts(n)]
+        return len(counted) < model.faults
+
+    def senders(self) -> list[int]:
+        return sorted({s.src for s in self.sends})
+
+    def recipients(self, src: int) -> list[int]:
+        return sorted({s.dst for s in self.sends if s.src == src})
+
+    def messages(self, src: int, dst: int | None = None) -> list[Send]:
+        return [s for s in self.sends if s.src == src and (dst is None or s.dst == dst)]
+
+
 class ActionRun:
     """One action while a run executes it: its index, kind and private state."""
 
@@ -216,6 +276,18 @@ class ActionKind:
 
     def draw(self, d: Draw) -> Action | None:
         raise NotImplementedError
+
+    # -- exhaustive search -----------------------------------------------------------
+
+    #: when an exhaustive search asks for choices: "before" nodes act, or on "traffic"
+    phase: ClassVar[str] = "traffic"
+    #: whether ``choices`` lists every action of this kind that could take effect
+    enumerable: ClassVar[bool] = False
+
+    def choices(self, view: ChoiceView) -> list[Action]:
+        """Every action of this kind at ``view.round`` that would take effect (an action
+        that would change nothing is left out), in a fixed order."""
+        return []
 
     # -- files and words -----------------------------------------------------------------
 

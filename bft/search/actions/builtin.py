@@ -30,8 +30,8 @@ from bft.core.environment import Environment
 from bft.core.errors import ConfigError
 from bft.core.node import BROADCAST, Context, Destination, Node
 from bft.core.params import Nodes, Param
-from bft.search.actions.base import MAX_HELD, ActionKind, ActionRun, Draw
-from bft.search.actions.values import MUTATIONS, innermost, mutate, splice
+from bft.search.actions.base import MAX_HELD, ActionKind, ActionRun, ChoiceView, Draw
+from bft.search.actions.values import MUTATIONS, innermost, mutate, scalar_fields, splice
 
 #: a mutated field is the k-th scalar field (mod their count); 60: uniform up to 6 fields
 FIELD_SLOTS = 60
@@ -71,6 +71,23 @@ class Crash(ActionKind):
     fields = ("node", "at", "until")
     intercepts = False
     order = 0
+
+    phase = "before"
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        r, rounds = view.round, view.model.rounds
+        out = []
+        for node in view.model.target_nodes:
+            if not view.up[node] or not view.can_fault(node):
+                continue
+            for back in view.scope.crash_back:
+                until = None if back is None else r + back
+                if until is None or until < rounds:
+                    out.append(Action("crash", node, r, until))
+        return out
 
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
@@ -125,6 +142,21 @@ class Drop(ActionKind):
     fault = "network"
     fields = ("node", "at", "dst")
 
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        if view.round not in view.model.drop_rounds():
+            return []
+        out = []
+        for src in view.senders():
+            if src in view.corrupted:
+                continue  # the adversary's own messages: 'omit' covers them
+            for dst in [*view.recipients(src), None]:
+                out.append(Action("drop", src, view.round, dst=dst))
+        return out
+
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
 
@@ -152,6 +184,22 @@ class Delay(ActionKind):
     fault = "network"
     fields = ("node", "at", "dst", "extra")
     required = ("node", "at", "extra")
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        longest = view.model.max_delay(view.round)
+        out = []
+        for src in view.senders():
+            if src in view.corrupted:
+                continue  # 'lag' covers the adversary's own messages
+            for dst in [*view.recipients(src), None]:
+                for extra in view.scope.delays:
+                    if extra <= longest:
+                        out.append(Action("delay", src, view.round, dst=dst, extra=extra))
+        return out
 
     def usable(self, model: Any) -> bool:
         return bool(model.delay_rounds())
@@ -194,6 +242,24 @@ class Partition(ActionKind):
     fields = ("at", "until", "nodes")
     required = ("at", "nodes")
     order = 10
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        drops = view.model.drop_rounds()
+        if view.round not in drops:
+            return []
+        limit = drops[-1] + 1
+        out = []
+        for node in range(view.model.n):  # one node cut off, for a round or to the end
+            for until in (view.round + 1, None):
+                end = until if until is None or until < limit else limit
+                if end is None and limit < view.model.rounds:
+                    end = limit
+                out.append(Action("partition", 0, view.round, end, nodes=(node,)))
+        return sorted(set(out), key=lambda a: (a.nodes, a.until is None, a.until or 0))
 
     def usable(self, model: Any) -> bool:
         return bool(model.drop_rounds()) and model.n >= 2
@@ -251,6 +317,18 @@ class Omit(_Byzantine):
     summary = "a corrupted node withholds its messages of round 'at' (to 'dst', or all)"
     fields = ("node", "at", "dst")
 
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        return [
+            Action("omit", src, view.round, dst=dst)
+            for src in view.senders()
+            if src in view.corrupted
+            for dst in [*view.recipients(src), None]
+        ]
+
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
 
@@ -274,6 +352,20 @@ class Lag(_Byzantine):
     summary = "a corrupted node's messages of round 'at' arrive 'extra' rounds late"
     fields = ("node", "at", "dst", "extra")
     required = ("node", "at", "extra")
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        return [
+            Action("lag", src, view.round, dst=dst, extra=extra)
+            for src in view.senders()
+            if src in view.corrupted
+            for dst in [*view.recipients(src), None]
+            for extra in view.scope.lags
+            if view.round + 1 + extra < view.model.rounds
+        ]
 
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
@@ -311,6 +403,22 @@ class Mutate(_Byzantine):
     name = "mutate"
     summary = "a corrupted node changes one field of its messages of round 'at'"
     fields = ("node", "at", "dst", "field", "how")
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        out = []
+        for src in view.senders():
+            if src not in view.corrupted:
+                continue
+            for dst in [*view.recipients(src), None]:
+                fields = _field_kinds(view.messages(src, dst))
+                for name, numeric in fields:
+                    for how in MUTATIONS if numeric else ("flip",):
+                        out.append(Action("mutate", src, view.round, dst=dst, field=name, how=how))
+        return out
 
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
@@ -356,6 +464,22 @@ class Equivocate(_Byzantine):
     fields = ("node", "at", "nodes", "field")
     required = ("node", "at", "nodes")
 
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        out = []
+        for src in view.senders():
+            if src not in view.corrupted:
+                continue
+            recipients = view.recipients(src)
+            fields = [name for name, _ in _field_kinds(view.messages(src))]
+            for side in _proper_subsets(recipients):
+                for name in fields:
+                    out.append(Action("equivocate", src, view.round, nodes=side, field=name))
+        return out
+
     def usable(self, model: Any) -> bool:
         return super().usable(model) and model.n >= 2
 
@@ -398,6 +522,25 @@ class Replay(_Byzantine):
     )
     needs_history = True
 
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        if view.held is None:
+            return []
+        out = []
+        for src in view.senders():
+            if src not in view.corrupted:
+                continue
+            kinds = {s.kind for s in view.messages(src)}
+            older = view.held.earlier(view.round, lambda kind, p, kinds=kinds: kind in kinds)
+            for dst in [*view.recipients(src), None]:
+                for age in view.scope.ages:
+                    if age < len(older):
+                        out.append(Action("replay", src, view.round, dst=dst, args=(("age", age),)))
+        return out
+
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
 
@@ -433,6 +576,36 @@ class Splice(_Byzantine):
     fields = ("node", "at", "dst", "field")
     args = Replay.args
     needs_history = True
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        if view.held is None:
+            return []
+        out = []
+        for src in view.senders():
+            if src not in view.corrupted:
+                continue
+            kinds = {s.kind for s in view.messages(src)}
+            older = view.held.earlier(view.round, lambda kind, p, kinds=kinds: kind in kinds)
+            fields = [name for name, _ in _field_kinds(view.messages(src))]
+            for dst in [*view.recipients(src), None]:
+                for name in fields:
+                    for age in view.scope.ages:
+                        if age < len(older):
+                            out.append(
+                                Action(
+                                    "splice",
+                                    src,
+                                    view.round,
+                                    dst=dst,
+                                    field=name,
+                                    args=(("age", age),),
+                                )  # fmt: skip
+                            )
+        return out
 
     def draw(self, d: Draw) -> Any:
         from bft.search.schedule import Action
@@ -481,6 +654,27 @@ class _Chain(_Byzantine):
     required = ("node", "at", "nodes")
     args = Replay.args
     needs_history = True
+
+    enumerable = True
+
+    def choices(self, view: ChoiceView) -> list[Any]:
+        from bft.search.schedule import Action
+
+        if view.held is None or not view.model.signed:
+            return []
+        out = []
+        for node in sorted(view.corrupted):
+            held = view.held.earlier(view.round + 1, lambda kind, p: isinstance(p, Signed))
+            if not held:
+                continue
+            others = [i for i in range(view.model.n) if i != node]
+            for side in [*((o,) for o in others), tuple(others)]:
+                for age in view.scope.ages:
+                    if age < len(held):
+                        out.append(
+                            Action(self.name, node, view.round, nodes=side, args=(("age", age),))
+                        )
+        return out
 
     def usable(self, model: Any) -> bool:
         return super().usable(model) and model.signed and model.n >= 2
@@ -766,6 +960,27 @@ class PluginAdversary(ActionKind):
 
 
 _SKIP = object()
+
+
+def _field_kinds(messages: list[Any]) -> list[tuple[str, bool]]:
+    """The scalar fields of the messages (innermost value of signed ones), in order, each
+    with whether it is a number that can be incremented (booleans and text only flip)."""
+    out: dict[str, bool] = {}
+    for message in messages:
+        value = innermost(message.payload)
+        for name in scalar_fields(value):
+            field = getattr(value, name)
+            numeric = isinstance(field, int) and not isinstance(field, bool)
+            out[name] = out.get(name, True) and numeric
+    return list(out.items())
+
+
+def _proper_subsets(nodes: list[int]) -> list[tuple[int, ...]]:
+    """Every non-empty proper subset of ``nodes`` (equivocation tells some the truth)."""
+    out = []
+    for mask in range(1, (1 << len(nodes)) - 1):
+        out.append(tuple(n for i, n in enumerate(nodes) if mask >> i & 1))
+    return out
 
 
 def _plain(value: Any) -> str:
