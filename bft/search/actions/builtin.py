@@ -897,6 +897,13 @@ class PluginAdversary(ActionKind):
     def usable(self, model: Any) -> bool:
         return bool(model.adversaries) and (model.faults > 0 or model.has_free_targets())
 
+    def validate_args(self, given: Any, where: str) -> dict[str, Any]:
+        # the file form writes the drawn [name, value] pairs as a table
+        given = dict(given)
+        if isinstance(given.get("params"), dict):
+            given["params"] = [[k, v] for k, v in given["params"].items()]
+        return super().validate_args(given, where)
+
     def draw(self, d: Draw) -> Any:
         from bft.core import registry
         from bft.search.schedule import Action
