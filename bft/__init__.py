@@ -132,6 +132,17 @@ __all__ = [
     "search",
 ]
 
+# ``run`` and ``search`` name both a public function and a subpackage (bft/run,
+# bft/search). Python binds a subpackage to this module's attribute the first
+# time the subpackage is imported, so ``bft.run`` would turn into a module as soon
+# as anything imported ``bft.run.runner`` before ``bft.run`` was first used. Import
+# the two (empty) packages now and drop those bindings: the names then always
+# resolve through ``__getattr__`` to the functions.
+for _package in ("run", "search"):
+    importlib.import_module(f"bft.{_package}")
+    globals().pop(_package, None)
+del _package
+
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

@@ -13,50 +13,64 @@ so is an in-process ``register`` of a name already taken by another object.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import entry_points
 from typing import Any
+
+import attrs
 
 from bft.core.errors import ConfigError, unknown
 
 GROUPS = {"protocol": "bft.protocols", "adversary": "bft.adversaries"}
 _extra: dict[str, dict[str, Any]] = {"protocol": {}, "adversary": {}}
-_loaded: dict[str, dict[str, EntryPoint]] = {}
+_loaded: dict[str, dict[str, _Entry]] = {}
 
 
-def _distribution(ep: EntryPoint) -> str:
-    """The name and version of the distribution that declares ``ep`` ('?' if unknown)."""
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return "?"
-    return f"{dist.metadata['Name'] or '?'} {dist.version}"
+@attrs.frozen
+class _Entry:
+    """An entry point not loaded yet, and where it comes from.
 
+    (Entry points are held in this wrapper, not recognised by their class: once the
+    ``importlib_metadata`` backport is imported, say by Dask, ``entry_points()`` may
+    return the backport's ``EntryPoint`` objects instead of the standard library's.)
+    """
 
-def source(ep: EntryPoint) -> str:
-    """Where an entry point comes from, for messages: ``dist 1.0 (module:Class)``."""
-    return f"{_distribution(ep)} ({ep.value})"
+    ep: Any = attrs.field(eq=False)
+    value: str  # "module:attribute"
+    dist: str  # the distribution's name ("?" when unknown)
+    version: str
+
+    @classmethod
+    def of(cls, ep: Any) -> _Entry:
+        dist = getattr(ep, "dist", None)
+        if dist is None:
+            return cls(ep, str(ep.value), "?", "?")
+        return cls(ep, str(ep.value), dist.metadata["Name"] or "?", dist.version)
+
+    @property
+    def source(self) -> str:
+        """Where it comes from, for messages: ``dist 1.0 (module:Class)``."""
+        return f"{self.dist} {self.version} ({self.value})"
 
 
 def _describe(item: Any) -> str:
-    if isinstance(item, EntryPoint):
-        return f"the entry point of {source(item)}"
+    if isinstance(item, _Entry):
+        return f"the entry point of {item.source}"
     module = getattr(item, "__module__", "?")
     return f"{module}:{getattr(item, '__qualname__', repr(item))} (registered in-process)"
 
 
 def _load(kind: str) -> dict[str, Any]:
     if kind not in _loaded:
-        found: dict[str, EntryPoint] = {}
+        found: dict[str, _Entry] = {}
         for ep in sorted(entry_points(group=GROUPS[kind]), key=lambda e: (e.name, e.value)):
-            other = found.get(ep.name)
-            if other is not None and (
-                other.value != ep.value or _distribution(other) != _distribution(ep)
-            ):
+            entry, other = _Entry.of(ep), found.get(ep.name)
+            if other is not None and other != entry:
                 raise ConfigError(
                     f"{kind} {ep.name!r} is registered twice (entry-point group "
-                    f"{GROUPS[kind]!r}): by {source(other)} and by {source(ep)}; "
+                    f"{GROUPS[kind]!r}): by {other.source} and by {entry.source}; "
                     "uninstall one of them or rename its entry point"
                 )
-            found[ep.name] = ep
+            found[ep.name] = entry
         _loaded[kind] = found
     return {**_loaded[kind], **_extra[kind]}
 
@@ -71,13 +85,19 @@ def installed_names(kind: str) -> list[str]:
     return sorted(_loaded[kind])
 
 
+def builtin_names(kind: str) -> list[str]:
+    """Names bft itself registers (not plug-ins, not ``register`` in-process)."""
+    _load(kind)
+    return sorted(name for name, entry in _loaded[kind].items() if entry.dist == "bft")
+
+
 def _resolve(kind: str, name: str, item: Any) -> Any:
-    if isinstance(item, EntryPoint):
+    if isinstance(item, _Entry):
         try:
-            return item.load()
+            return item.ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in is reported, not raised
             raise ConfigError(
-                f"{kind} {name!r} failed to load from {source(item)}: {type(exc).__name__}: {exc}"
+                f"{kind} {name!r} failed to load from {item.source}: {type(exc).__name__}: {exc}"
             ) from None
     return item
 

@@ -41,7 +41,7 @@ def render() -> str:
         "## Protocols",
         "",
     ]
-    for name in registry.installed_names("protocol"):
+    for name in registry.builtin_names("protocol"):
         spec = registry.protocol(name)()
         out += [f"### `{name}`", "", spec.summary + ".", "", f"`n` counts: {spec.nodes_are}.", ""]
         out += _params(spec.params)
@@ -52,7 +52,7 @@ def render() -> str:
             out.append(f"- `{prop.name}` ({prop.kind}): {prop.description}.{note}")
         out.append("")
     out += ["## Adversaries", ""]
-    for name in registry.installed_names("adversary"):
+    for name in registry.builtin_names("adversary"):
         cls = registry.adversary(name)
         out += [f"### `{name}`", "", cls.summary + ".", ""]
         out += _params(cls.params)

@@ -42,7 +42,7 @@ class SplitBrain(Adversary):
     )
 
     def setup(self, ctl: SetupControl) -> None:
-        chosen = self.p["nodes"] if self.p["nodes"] is not None else (ctl.params["sender"],)
+        chosen = self.p.get("nodes") or (ctl.params["sender"],)
         nodes = sorted({node + ctl.n if node < 0 else node for node in chosen})
         if any(not 0 <= node < ctl.n for node in nodes):
             raise ConfigError(f"bracha-split: nodes {list(chosen)} are not all in 0..{ctl.n - 1}")
@@ -50,7 +50,7 @@ class SplitBrain(Adversary):
 
     def on_traffic(self, ctl: TrafficControl) -> None:
         honest = [i for i in range(ctl.n) if i not in ctl.corrupted]
-        count = self.p["split"] if self.p["split"] is not None else len(honest) // 2
+        count = self.p.get("split") or len(honest) // 2
         other_side = frozenset(honest[len(honest) - min(count, len(honest)) :])
         value = ctl.params["value"]
         for env in ctl.envelopes:

@@ -23,6 +23,11 @@ included). In lockstep rounds, with an honest sender: SEND in round 0, ECHO in
 round 1, READY in round 2, delivery in round 3. Thresholds are checked once per
 round, after the whole inbox is read; when two values cross one in the same
 round (only possible with Byzantine help) the smaller value goes first.
+
+Simplifications: one broadcast instance per run (one sender, one value; a
+system runs an instance per sender and sequence number and tags every message
+with both). Bracha's model is asynchronous; here it runs in bft's lockstep
+rounds, which the protocol never looks at (only the properties' round bounds do).
 """
 
 from __future__ import annotations
