@@ -1,8 +1,9 @@
 """Generate the reference page (docs/reference.md) from the registries.
 
-Everything a user can name on the command line comes from the registries (as
-installed through entry points; in-process registrations are left out), so
-the reference is rendered from them rather than written by hand:
+Everything a user can name on the command line comes from the registries, so
+the reference is rendered from them rather than written by hand (bft's own
+protocols, adversaries, action kinds and scenarios; installed plug-ins and
+in-process registrations are left out, so installing one changes nothing here):
 ``python -m bft.tools.reference > docs/reference.md``. A test keeps the committed
 page equal to what this renders.
 """
@@ -78,9 +79,11 @@ def render() -> str:
     out += ["### `[environment]`", ""]
     out += _params(ENVIRONMENT_PARAMS)
     out += ["## Scenarios", "", "| scenario | protocol | description |", "|---|---|---|"]
-    for name in scenario.available():
-        loaded = scenario.load(name)
-        out.append(f"| `{name}` | `{loaded.protocol}` | {loaded.description} |")
+    from bft.run.data import data_dir
+
+    for path in sorted(data_dir("scenarios").glob("*.toml")):  # bft's own, not plug-ins'
+        loaded = scenario.load(str(path))
+        out.append(f"| `{path.stem}` | `{loaded.protocol}` | {loaded.description} |")
     out.append("")
     return "\n".join(out)
 
