@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bft import Adversary, Envelope, RoundControl, SetupControl, TrafficControl, register
 from bft.core.crypto import Signed
-from bft.core.registry import unregister
 from bft.protocols.dolev_strong import DSValue
 from bft.protocols.om import OMMessage
 from tests.helpers import run_named
@@ -60,7 +59,6 @@ def cheat(name: str, *, setup: Any = None, round: Any = None, traffic: Any = Non
             "trick_traffic": staticmethod(traffic) if traffic else None,
         },
     )
-    unregister("adversary", name)  # a parametrized test registers a new double per case
     register("adversary", name, cls)
     return name
 

@@ -8,7 +8,8 @@ and for labs that grade a student's file.
 A name means one thing. Two entry points that register the same name (from
 two distributions, or with two different targets) are an error naming both
 sources, raised on the first look-up, never a silent choice of one of them;
-so is an in-process ``register`` of a name already taken by another object.
+so is an in-process ``register`` of a name an installed package already
+registers for another object.
 """
 
 from __future__ import annotations
@@ -112,21 +113,24 @@ def get(kind: str, name: str) -> Any:
 
 def register(kind: str, name: str, cls: Any) -> None:
     """Register ``cls`` as the ``kind`` ('protocol' or 'adversary') called ``name``,
-    in this process. Registering the object a name already stands for again is a
-    no-op; a name taken by anything else is a ``ConfigError`` naming its owner."""
+    in this process. A name an installed package registers (bft's own included) is a
+    ``ConfigError`` naming that package, unless ``cls`` is the very object it stands
+    for (then this is a no-op). An earlier in-process registration of ``name`` is
+    replaced (the labs grader swaps a spec this way)."""
     if kind not in GROUPS:
         raise ConfigError(f"register: kind must be 'protocol' or 'adversary' (got {kind!r})")
-    existing = _load(kind).get(name)
-    if existing is not None:
+    _load(kind)
+    installed = _loaded[kind].get(name)
+    if installed is not None:
         try:
-            same = _resolve(kind, name, existing) is cls
+            same = _resolve(kind, name, installed) is cls
         except ConfigError:
             same = False
         if same:
             return
         raise ConfigError(
             f"cannot register {kind} {name!r} ({_describe(cls)}): the name is already taken by "
-            f"{_describe(existing)}; pick another name (or unregister the in-process one first)"
+            f"{_describe(installed)}; pick another name"
         )
     _extra[kind][name] = cls
 
