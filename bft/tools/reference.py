@@ -1,8 +1,9 @@
 """Generate the reference page (docs/reference.md) from the registries.
 
-Everything a user can name on the command line comes from the registries (as
-installed through entry points; in-process registrations are left out), so
-the reference is rendered from them rather than written by hand:
+Everything a user can name on the command line comes from the registries, so
+the reference is rendered from them rather than written by hand (bft's own
+protocols, adversaries, action kinds and scenarios; installed plug-ins and
+in-process registrations are left out, so installing one changes nothing here):
 ``python -m bft.tools.reference > docs/reference.md``. A test keeps the committed
 page equal to what this renders.
 """
@@ -41,7 +42,7 @@ def render() -> str:
         "## Protocols",
         "",
     ]
-    for name in registry.installed_names("protocol"):
+    for name in registry.builtin_names("protocol"):
         spec = registry.protocol(name)()
         out += [f"### `{name}`", "", spec.summary + ".", "", f"`n` counts: {spec.nodes_are}.", ""]
         out += _params(spec.params)
@@ -52,7 +53,7 @@ def render() -> str:
             out.append(f"- `{prop.name}` ({prop.kind}): {prop.description}.{note}")
         out.append("")
     out += ["## Adversaries", ""]
-    for name in registry.installed_names("adversary"):
+    for name in registry.builtin_names("adversary"):
         cls = registry.adversary(name)
         out += [f"### `{name}`", "", cls.summary + ".", ""]
         out += _params(cls.params)
@@ -78,9 +79,11 @@ def render() -> str:
     out += ["### `[environment]`", ""]
     out += _params(ENVIRONMENT_PARAMS)
     out += ["## Scenarios", "", "| scenario | protocol | description |", "|---|---|---|"]
-    for name in scenario.available():
-        loaded = scenario.load(name)
-        out.append(f"| `{name}` | `{loaded.protocol}` | {loaded.description} |")
+    from bft.run.data import data_dir
+
+    for path in sorted(data_dir("scenarios").glob("*.toml")):  # bft's own, not plug-ins'
+        loaded = scenario.load(str(path))
+        out.append(f"| `{path.stem}` | `{loaded.protocol}` | {loaded.description} |")
     out.append("")
     return "\n".join(out)
 
