@@ -99,13 +99,6 @@ def test_a_search_within_f_finds_nothing(scenarios: Path) -> None:
     assert outcome.kinds["bracha-ready"].applied > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=bft.ConfigError,
-    reason="bft/search/actions/builtin.py: PluginAdversary declares its 'params' argument a "
-    "list, but Action.to_dict writes the drawn [name, value] pairs as a table, so a drawn "
-    "plug-in adversary fails validation when the schedule adversary reads it back",
-)
 def test_the_search_draws_the_plugin_adversary(scenarios: Path) -> None:
     outcome = bft.search(
         bft.load_scenario(str(scenarios / "bracha-normal.toml")), examples=60, kinds=["adversary"]
