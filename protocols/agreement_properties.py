@@ -117,8 +117,8 @@ def decision_round_property(sender: int, decide_at: int, rule: str) -> Property:
             return Verdict.violated(
                 f"node {i} decided {value} in round {rnd}, before round {decide_at} ({rule})"
             )
-        if not any(i != sender for i in decided):
-            return Verdict.vacuous("no node other than the sender decided")
+        if not any(i != sender and i in record.correct for i in decided):
+            return Verdict.vacuous("no correct node other than the sender decided")
         return Verdict.ok()
 
     return Property(
