@@ -93,3 +93,23 @@ def test_with_the_papers_single_timer_the_same_schedule_starves_client_4(
     )
     assert result.metrics["view_changes"] == 0
     assert accepted_by(result, 4) == 1 and accepted_by(result, 5) == 58
+
+
+REPLY_AFTER_TRANSFER = Path(__file__).parent / "regressions" / "pbft-reply-after-state-transfer.toml"
+
+
+def test_a_replica_that_caught_up_by_state_transfer_answers_retransmissions() -> None:
+    """Found by the search (a twin primary, one altered commit): replica 1 never commits
+    sequence numbers 9 and 10 itself and installs them from f+1 checkpoints. The client
+    then needs a second matching reply; replica 1 must answer its retransmission from
+    the installed client table (a state transfer installs results, not the replies)."""
+    result = run(scenario.load(str(REPLY_AFTER_TRANSFER)))
+    transfers = [o for o in result.record.outputs_named("state-transfer") if o.node == 1]
+    assert transfers, "the schedule no longer makes replica 1 catch up by state transfer"
+    assert result.verdicts["liveness-after-gst"].holds, result.verdicts["liveness-after-gst"]
+    answered = [o for o in result.record.outputs_named("accept") if o.node == 4]
+    assert any(o.data["req"] == "4:20:29216" for o in answered)
+    replies = [
+        e for e in result.record.outputs if e.name == "accept" and e.data["req"] == "4:20:29216"
+    ]
+    assert replies and replies[0].data["replies"] >= 2

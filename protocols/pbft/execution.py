@@ -66,9 +66,18 @@ class Execution:
     def executed(self, client: int, ts: int) -> bool:
         return ts <= self.last_ts.get(client, -1)
 
-    def cached_reply(self, client: int, ts: int) -> Reply | None:
+    def cached_reply(self, client: int, ts: int, view: int, me: int) -> Reply | None:
+        """The reply to ``client``'s request ``ts`` when it is the last one executed: the
+        reply sent then, or, after a state transfer (which installs results, not the
+        messages that carried them), one made again from the client table."""
         reply = self.replies.get(client)
-        return reply if reply is not None and reply.ts == ts else None
+        if reply is not None and reply.ts == ts:
+            return reply
+        result = self.results.get(client)
+        if result is not None and result[0] == ts:
+            reply = self.replies[client] = Reply(view, ts, client, me, result[1])
+            return reply
+        return None
 
     def table(self) -> Table:
         """The client table a checkpoint carries: sorted (client, ts, result)."""

@@ -192,7 +192,7 @@ class Replica(Node):
             return
         client, ts = msg.signer, msg.payload.op.seq
         if self.service.executed(client, ts):
-            cached = self.service.cached_reply(client, ts)
+            cached = self.service.cached_reply(client, ts, self.view, self.me)
             if cached is not None:
                 ctx.send(client, cached)  # the reply was lost or late: send it again
             return
