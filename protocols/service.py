@@ -469,7 +469,11 @@ def service_metrics(record: RunRecord, p: Params) -> dict[str, float | None]:
 # -- properties -------------------------------------------------------------------------
 
 
-def service_properties(p: Params) -> list[Property]:
+def service_properties(p: Params, *, availability_guaranteed: bool = True) -> list[Property]:
+    """``reply-correct`` and ``recovers``. A replicated state machine (PBFT and its kin)
+    guarantees an answer within a bound after GST, not an availability level: for it,
+    ``availability_guaranteed=False`` makes ``recovers`` an expectation that ``bft run``
+    judges and ``bft check`` searches only when named (as PBFT's throughput floor)."""
     threshold, within = p["recover_threshold"], p["recover_within"]
 
     def reply_correct(record: RunRecord) -> Verdict:
@@ -534,6 +538,7 @@ def service_properties(p: Params) -> list[Property]:
             f"after the trigger ends, availability returns to >= {threshold:.0%} within "
             f"{within} rounds and stays there",
             recovers,
+            guaranteed=availability_guaranteed,
         ),
     ]
 

@@ -164,7 +164,7 @@ def smr_properties(p: Params, bound: Callable[[int], int]) -> list[Property]:
         Property(
             "validity", "safety", "only requests that clients submitted are executed", validity
         ),
-        *service_properties(p),
+        *service_properties(p, availability_guaranteed=False),
         Property(
             "liveness-after-gst",
             "liveness",

@@ -35,7 +35,9 @@ for the null request.
   fault-free lockstep run, and an idle client waits 1/rate - 1 rounds on
   average before its next request. It is the property a slow primary violates
   while liveness still holds.
-* ``reply-correct`` and ``recovers`` are the service family's shared ones.
+* ``reply-correct`` and ``recovers`` are the service family's shared ones;
+  ``recovers`` (an availability level) is an expectation here, not a guarantee:
+  PBFT promises an answer within a bound after GST (``liveness-after-gst``).
 """
 
 from __future__ import annotations
@@ -253,7 +255,7 @@ def pbft_properties(p: Params) -> list[Property]:
             )
         return Verdict.ok(f"{rate:.3f} requests per round ({rate / baseline:.0%} of fault-free)")
 
-    shared = service_properties(p)
+    shared = service_properties(p, availability_guaranteed=False)
     return [
         Property(
             "agreement",

@@ -278,7 +278,7 @@ def zyzzyva_properties(p: Params) -> list[Property]:
             "only requests that clients submitted are executed",
             validity,
         ),
-        *service_properties(p),
+        *service_properties(p, availability_guaranteed=False),
         Property(
             "liveness-after-gst",
             "liveness",
