@@ -790,14 +790,15 @@ class Searcher:
 
 # -- workers ---------------------------------------------------------------------------------
 
-_WORKER_SEARCHERS: dict[SearchOptions, Searcher] = {}
+_WORKER_SEARCHERS: dict[str, Searcher] = {}
 
 
-def _run_stream(task: StreamTask) -> StreamResult:
-    """A worker runs one stream (its searcher is built once per process and options)."""
-    searcher = _WORKER_SEARCHERS.get(task.options)
+def worker_searcher(options: SearchOptions) -> Searcher:
+    """The searcher a worker process uses for ``options`` (built once per process)."""
+    key = repr(options)  # options hold tables (unhashable); their repr names them exactly
+    searcher = _WORKER_SEARCHERS.get(key)
     if searcher is None:
-        o = task.options
+        o = options
         searcher = Searcher(
             o.scenario,
             properties=o.properties,
@@ -808,8 +809,13 @@ def _run_stream(task: StreamTask) -> StreamResult:
             keep_adversaries=o.keep_adversaries,
         )
         _WORKER_SEARCHERS.clear()
-        _WORKER_SEARCHERS[task.options] = searcher
-    return searcher.stream(task)
+        _WORKER_SEARCHERS[key] = searcher
+    return searcher
+
+
+def _run_stream(task: StreamTask) -> StreamResult:
+    """A worker runs one stream."""
+    return worker_searcher(task.options).stream(task)
 
 
 def search(

@@ -63,7 +63,7 @@ from bft.run import runner
 from bft.search import parallel
 from bft.search.actions import base as actions
 from bft.search.actions.base import ActionRun, ChoiceView, History, Scope, Send
-from bft.search.driver import Counterexample, Searcher, SearchOptions
+from bft.search.driver import Counterexample, Searcher, SearchOptions, worker_searcher
 from bft.search.schedule import Action, FaultModel, Schedule
 
 
@@ -589,24 +589,15 @@ def _first_of_orbits(chosen: Sequence[int], groups: Sequence[tuple[int, ...]]) -
     return True
 
 
-_WORKERS: dict[tuple[SearchOptions, int], Exhaustive] = {}
+_WORKERS: dict[str, Exhaustive] = {}
 
 
 def _run_task(task: Task) -> TaskResult:
     """A worker explores one (size, corrupted set) subtree."""
-    key = (task.options, task.max_actions)
+    key = repr((task.options, task.max_actions, task.dedup, task.scope))
     explorer = _WORKERS.get(key)
     if explorer is None:
-        o = task.options
-        searcher = Searcher(
-            o.scenario,
-            properties=o.properties,
-            faults=o.faults,
-            kinds=o.kinds,
-            max_actions=o.max_actions,
-            targets=o.targets,
-            keep_adversaries=o.keep_adversaries,
-        )
+        searcher = worker_searcher(task.options)
         explorer = Exhaustive(searcher, task.max_actions, dedup=task.dedup, scope=task.scope)
         _WORKERS.clear()
         _WORKERS[key] = explorer
