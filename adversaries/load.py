@@ -21,6 +21,8 @@ from bft.core.errors import ConfigError
 from bft.core.params import Nodes, Param
 
 TRIGGER_END = "trigger-end"
+#: noted by a trigger that never ends (a poison without 'until'): recovery is not judged
+TRIGGER_PERSISTS = "trigger-persists"
 
 
 def _clients(adversary: Adversary, ctl: SetupControl) -> list[int]:
@@ -134,6 +136,8 @@ class PoisonCall(Adversary):
         targets = pick_among(self, ctl, clients, "clients", count_says=" poisoned clients,")
         self.targets = targets
         ctl.corrupt(targets)
+        if self.p.get("until") is None:
+            ctl.note(TRIGGER_PERSISTS)  # the poison never stops: no recovery to judge
 
     def on_traffic(self, ctl: TrafficControl) -> None:
         rnd = ctl.round

@@ -125,6 +125,7 @@ from bft.core.record import RunRecord
 
 SERVER, CLIENT = "server", "client"
 TRIGGER_END = "trigger-end"
+TRIGGER_PERSISTS = "trigger-persists"
 
 # -- messages -------------------------------------------------------------------------
 
@@ -393,8 +394,14 @@ def availability_series(record: RunRecord) -> list[float | None]:
 
 
 def trigger_end(record: RunRecord) -> int | None:
-    """The round of the last ``trigger-end`` note an adversary recorded, if any."""
-    ends = [e.round for e in record.notes() if e.detail.endswith(": " + TRIGGER_END)]
+    """The round of the last ``trigger-end`` note an adversary recorded, if any; None also
+    when some adversary noted that its trigger persists (a poison that never stops: the
+    end another adversary notes, a searched schedule's say, is not the end of the run's
+    triggers)."""
+    notes = record.notes()
+    if any(e.detail.endswith(": " + TRIGGER_PERSISTS) for e in notes):
+        return None
+    ends = [e.round for e in notes if e.detail.endswith(": " + TRIGGER_END)]
     return max(ends) if ends else None
 
 

@@ -95,7 +95,9 @@ def test_with_the_papers_single_timer_the_same_schedule_starves_client_4(
     assert accepted_by(result, 4) == 1 and accepted_by(result, 5) == 58
 
 
-REPLY_AFTER_TRANSFER = Path(__file__).parent / "regressions" / "pbft-reply-after-state-transfer.toml"
+REPLY_AFTER_TRANSFER = (
+    Path(__file__).parent / "regressions" / "pbft-reply-after-state-transfer.toml"
+)
 
 
 def test_a_replica_that_caught_up_by_state_transfer_answers_retransmissions() -> None:

@@ -329,6 +329,12 @@ class Searcher:
             self.prepared, level="none", metrics=False, extra_adversaries=[observer]
         )
         active = {n: tuple(sorted(r)) for n, r in sorted(observer.active.items())}
+        # the world the search explores already has these faults: nodes the scenario's own
+        # adversaries made faulty, and nodes its environment froze for good (a poison)
+        record = observed.record
+        final = set(record.down[-1]) if record.down else set()
+        frozen = {e.node for e in record.events_of("freeze") if e.node in final}
+        spent = set(record.faulty) | frozen
         self.model = model or declared_model(
             spec,
             params,
@@ -340,7 +346,7 @@ class Searcher:
             targets=targets,
             active=active,
             signed=observer.signed,
-            spent=observed.record.faulty,
+            spent=spent,
         )
         baseline = self.run(Schedule((), self.model))
         self.baseline = _outcome(baseline)

@@ -315,9 +315,10 @@ class Exhaustive:
         targets = list(model.target_nodes)
         groups = self._groups()
         budget = min(size, model.faults + sum(1 for t in targets if not model.counts(t)))
+        spent = {n for n in model.spent if model.counts(n)}
         for count in range(0, budget + 1):
             for chosen in itertools.combinations(targets, count):
-                counted = [n for n in chosen if model.counts(n)]
+                counted = {n for n in chosen if model.counts(n)} | spent
                 if len(counted) > model.faults:
                     continue
                 if self.symmetry and not _first_of_orbits(chosen, groups):
@@ -448,7 +449,7 @@ class Exhaustive:
             r,
             phase,
             frozenset(corrupt),
-            frozenset(engine.corrupted) | engine.record.crashed,
+            frozenset(engine.corrupted) | engine.record.crashed | frozenset(self.model.spent),
             tuple(engine.up),
             tuple(sends),
             explorer.history,
