@@ -44,7 +44,14 @@ from bft.core.adversary import Adversary, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.errors import ConfigError
 from bft.core.params import Nodes, Param, resolve_nodes
-from bft.protocols.zyzzyva.messages import Entry, OrderReq, SpecReply, SpecResponse, ViewChange
+from bft.protocols.zyzzyva.messages import (
+    Entry,
+    OrderReq,
+    Request,
+    SpecReply,
+    SpecResponse,
+    ViewChange,
+)
 
 
 class StaleCertificate(Adversary):
@@ -54,6 +61,8 @@ class StaleCertificate(Adversary):
         "first view change and replays a stale commit certificate for it in the next"
     )
     intercepts = True
+    #: a protocol-aware attack: ``bft check`` may draw it as one action on these protocols
+    protocols = ("zyzzyva", "zyzzyva-fixed")
     params = (
         Param("nodes", Nodes, default=(0,), doc="the faulty replica (default 0, view 0's primary)"),
         Param(
@@ -61,6 +70,16 @@ class StaleCertificate(Adversary):
             int,
             default=None,
             doc="the backup that never sees the first request (default: the primary of view 1)",
+            min=0,
+        ),
+        Param(
+            "client",
+            int,
+            default=None,
+            doc=(
+                "the client whose request R orders first; R ignores the others' requests "
+                "until then (default: the highest-numbered client)"
+            ),
             min=0,
         ),
     )
@@ -78,6 +97,11 @@ class StaleCertificate(Adversary):
         self.hide_from = (self.replica + 1) % len(replicas) if hide is None else hide
         if self.hide_from not in replicas or self.hide_from == self.replica:
             raise ConfigError(f"{self.name}: 'hide_from' must be another replica")
+        clients = ctl.nodes_with_role("client")
+        chosen = self.p.get("client")
+        self.client = (max(clients) if clients else None) if chosen is None else chosen
+        if chosen is not None and chosen not in clients:
+            raise ConfigError(f"{self.name}: 'client' must be a client node (got {chosen})")
         ctl.corrupt([self.replica])
         self.first: Signed | None = None  # the request R ordered at sequence number 1 in view 0
         self.responses: dict[int, Signed] = {}  # replica -> its view-0 spec-response for seq 1
@@ -94,6 +118,10 @@ class StaleCertificate(Adversary):
             body = payload.payload if type(payload) is Signed else payload
             if type(body) is SpecReply:
                 self._learn(body)
+            if env.dst == r and self.first is None and type(body) is Request:
+                if body.op.client != self.client:
+                    ctl.drop(env)  # R ignores it: a faulty replica may ignore anything
+                continue
             if env.src != r:
                 continue
             if type(body) is OrderReq and body.view == 0:

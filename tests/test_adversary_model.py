@@ -307,3 +307,23 @@ def test_envelope_views_describe_the_message_as_it_stands() -> None:
     assert seen and all(v.dropped and v.src == 3 for v in seen)
     assert run.record.dropped == len(seen)
     assert attrs.has(type(seen[0].payload))  # a copy of the attrs message
+
+
+def test_a_corrupted_recipient_may_ignore_a_message_a_correct_one_may_not_lose() -> None:
+    """Dropping a message *to* a corrupted node is that node ignoring it (its own doing),
+    so no network bound applies; a message between correct nodes stays protected."""
+    outcome: dict[str, bool] = {}
+
+    def setup(self: Any, ctl: SetupControl) -> None:
+        ctl.corrupt([3])
+
+    def traffic(self: Any, ctl: TrafficControl) -> None:
+        if ctl.round == 0:
+            for env in ctl.envelopes:
+                outcome[f"{env.src}->{env.dst}"] = ctl.drop(env)
+
+    result = generals(cheat("ignoring", setup=setup, traffic=traffic))
+    assert outcome == {"0->1": False, "0->2": False, "0->3": True}
+    assert result.record.dropped == 1
+    assert len(result.record.refused) == 2
+    assert verdicts(result)["agreement"] and verdicts(result)["validity"]

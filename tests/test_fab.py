@@ -38,6 +38,7 @@ from bft.protocols.fab.spec import FaB, message_formula
 from bft.protocols.pbft.messages import Request
 from bft.run import scenario
 from bft.run.runner import run
+from bft.run.scenario import AdversaryConfig
 from tests.helpers import digest_in_fresh_process, run_named
 
 IDEAL = {"signatures": "ideal"}
@@ -122,6 +123,35 @@ def test_the_same_schedule_is_harmless_with_the_corrected_rule() -> None:
     assert result.ok, {k: v.witness for k, v in result.verdicts.items() if not v.holds}
     assert result.verdicts["liveness-after-gst"].exercised
     assert result.metrics["committed"] == 8 and result.metrics["stuck_views"] == 0
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"do": "partition", "nodes": [3], "at": 5, "until": 15},
+        {"do": "drop", "node": 1, "at": 11, "dst": 3},
+    ],
+)
+def test_the_lone_proof_strategy_needs_one_pre_gst_network_fault(network: dict) -> None:
+    """The Byzantine half of the published scenario as a strategy (fab-lone-proof): the
+    view-0 leader leaves a commit proof at one replica, lies to the next leader, falls
+    silent. One message lost before GST (the new leader's proposal to the prover) is
+    the network's half; the corrected rule decides through the same run."""
+    base = scenario.load("fab-view-change")
+    attack = [
+        AdversaryConfig("fab-lone-proof", {}),
+        AdversaryConfig("schedule", {"faults": 1, "actions": [network]}),
+    ]
+    published = run(scenario.with_overrides(base, adversaries=attack, **IDEAL))
+    assert published.beyond_bound is None and sorted(published.record.corrupted) == [0]
+    assert "liveness-after-gst" in published.violated
+    assert published.verdicts["agreement"].holds and published.metrics["committed"] == 0
+    fixed = run(scenario.with_overrides(base, protocol="fab-fixed", adversaries=attack, **IDEAL))
+    assert fixed.ok, fixed.violated
+    assert fixed.metrics["committed"] == 8
+    # without the network's half the next leader's proposal reaches everyone: no harm
+    alone = run(scenario.with_overrides(base, adversaries=attack[:1], **IDEAL))
+    assert alone.ok and alone.metrics["committed"] == 8
 
 
 # -- the rules on hand-made progress certificates -------------------------------------

@@ -182,6 +182,9 @@ class Adversary:
     params: ClassVar[tuple[Param, ...]] = ()
     #: whether ``on_traffic`` needs to see envelopes (skipped otherwise: faster)
     intercepts: ClassVar[bool] = False
+    #: the protocols this adversary is written for: ``bft check`` of one of them may draw it
+    #: as an action (a protocol-aware attack, with drawn parameters)
+    protocols: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         self.p = params
@@ -343,7 +346,9 @@ class TrafficControl(_Control):
         flight = self._flight(env, "drop")
         if flight is None:
             return False
-        if flight.src not in self.corrupted:
+        if flight.src not in self.corrupted and flight.dst not in self.corrupted:
+            # a corrupted sender may withhold, a corrupted recipient may ignore: both are
+            # the faulty node's doing, not the network's, so no network bound applies
             why = self._engine.network.refuse_drop(flight.sent)
             if why is not None:
                 return self.refuse(f"drop {flight.src}->{flight.dst}: {why}")
@@ -357,7 +362,7 @@ class TrafficControl(_Control):
             return False
         if type(extra) is not int or extra < 1:
             return self.refuse(f"a delay must be a whole number of rounds >= 1 (got {extra!r})")
-        if flight.src not in self.corrupted:
+        if flight.src not in self.corrupted and flight.dst not in self.corrupted:
             why = self._engine.network.refuse_delay(flight.sent, flight.extra_delay + extra)
             if why is not None:
                 return self.refuse(f"delay {flight.src}->{flight.dst}: {why}")

@@ -94,6 +94,13 @@ class Draw:
     def any_node(self) -> int:
         return self.raw_node % self.model.n
 
+    def server(self) -> int:
+        """A node whose faults count (a replica, say, rather than a client), when the
+        model distinguishes them; any node otherwise."""
+        model = self.model
+        servers = [i for i in range(model.n) if model.counts(i)]
+        return servers[self.raw_node % len(servers)] if servers else self.any_node()
+
     def dst(self, node: int, raw: int | None = None) -> int | None:
         """A recipient other than ``node``, or None for everyone (the last choice)."""
         n = self.model.n

@@ -272,7 +272,9 @@ class Partition(ActionKind):
         at = drops[d.raw_round % len(drops)]
         limit = drops[-1] + 1
         until = at + 1 + d.y
-        side = d.subset(list(range(d.model.n)))
+        # half the partitions cut off one node (the commonest way a real network splits
+        # a node away); the others are any subset
+        side = (d.server(),) if d.x % 2 == 0 else d.subset(list(range(d.model.n)))
         if len(side) == d.model.n:
             side = side[:-1]
         end = None if until >= rounds and limit >= rounds else min(until, limit)
@@ -910,18 +912,30 @@ class PluginAdversary(ActionKind):
 
         name = d.choose(d.model.adversaries, d.x)
         cls = registry.adversary(name)
-        drawn: list[tuple[str, Any]] = []
         rng = random.Random(d.y * 1_000_003 + d.z)  # the raw components decide every value
-        node = 0
-        for param in cls.params:
-            value = _draw_param(param, d, rng)
-            if value is _SKIP:
+        # most attacks are written to act from the start: three draws in four do
+        at = 0 if d.x // max(1, len(d.model.adversaries)) % 4 else d.round()
+        # a drawn combination the adversary refuses (its constructor checks more than
+        # each declaration says) is drawn again; the last try keeps every default
+        budget = list(d._budget)
+        for attempt in range(_DRAW_TRIES + 1):
+            d._budget[:] = budget  # a refused draw spends nothing
+            drawn: list[tuple[str, Any]] = []
+            node = 0
+            for param in cls.params:
+                value = _SKIP if attempt == _DRAW_TRIES else _draw_param(param, d, rng)
+                if value is _SKIP:
+                    continue
+                if param.type is Nodes and value:
+                    node = value[0]
+                drawn.append((param.name, value))
+            action = Action("adversary", node, at, args=(("name", name), ("params", tuple(drawn))))
+            try:
+                resolve_params(cls, action, "draw")
+            except ConfigError:
                 continue
-            if param.type is Nodes and value:
-                node = value[0]
-            drawn.append((param.name, value))
-        at = d.round()
-        return Action("adversary", node, at, args=(("name", name), ("params", tuple(drawn))))
+            return action
+        return None  # the adversary takes no parameters this scenario can satisfy
 
     def check(self, action: Any, where: str) -> None:
         from bft.core import registry
@@ -953,20 +967,31 @@ class PluginAdversary(ActionKind):
         return None  # a plug-in adversary acts to the end
 
     def setup(self, run: ActionRun, ctl: SetupControl) -> None:
-        self._inner(run).setup(ctl)
+        try:
+            self._inner(run).setup(ctl)
+        except ConfigError as exc:
+            # parameters that only the running system can check (another replica than
+            # the one corrupted, say): the action is void, which its note says
+            run.state["refused"] = True
+            run.note(ctl, f"refused, so it does nothing: {exc}")
+            return
         run.note(ctl)
 
     def before_round(self, run: ActionRun, ctl: RoundControl) -> None:
-        if ctl.round >= run.action.at:
+        if ctl.round >= run.action.at and not run.state.get("refused"):
             self._inner(run).before_round(ctl)
 
     def on_traffic(self, run: ActionRun, ctl: TrafficControl) -> None:
+        if run.state.get("refused"):
+            return
         inner = self._inner(run)
         if inner.intercepts and ctl.round >= run.action.at:
             inner.on_traffic(ctl)
 
 
 _SKIP = object()
+#: how often a refused draw of an adversary's parameters is drawn again
+_DRAW_TRIES = 8
 
 
 def _field_kinds(messages: list[Any]) -> list[tuple[str, bool]]:
@@ -997,12 +1022,20 @@ def _plain(value: Any) -> str:
 
 
 def _draw_param(param: Param, d: Draw, rng: random.Random) -> Any:
-    """A value for an adversary parameter, drawn within its declaration."""
+    """A value for an adversary parameter, drawn within its declaration (an optional one,
+    default None, keeps its default half the time)."""
+    if param.default is None and param.type is not Nodes and rng.random() < 0.5:
+        return _SKIP
     if param.type is Nodes:
         count = 1 + rng.randrange(max(1, d.model.faults))
         nodes = []
-        for _ in range(count):
-            node = d.faulty_node(rng.randrange(d.model.n))
+        for i in range(count):
+            # the first node is a server (a node whose fault counts) when there is one:
+            # attacks are mostly written for servers
+            targets = d.model.target_nodes
+            servers = [k for k, t in enumerate(targets) if d.model.counts(t)]
+            raw = rng.choice(servers) if i == 0 and servers else rng.randrange(d.model.n)
+            node = d.faulty_node(raw)
             if node is not None and node not in nodes:
                 nodes.append(node)
         return tuple(sorted(nodes)) if nodes else _SKIP
@@ -1011,8 +1044,11 @@ def _draw_param(param: Param, d: Draw, rng: random.Random) -> Any:
     if param.type is str:
         return rng.choice(param.choices) if param.choices else _SKIP
     if param.type is int:
+        # an unbounded number is a node half the time (a node id, a count of nodes),
+        # a round the other half
         low = int(param.min) if param.min is not None else 0
-        high = int(param.max) if param.max is not None else low + d.model.rounds - 1
+        span = d.model.n if rng.random() < 0.5 else d.model.rounds
+        high = int(param.max) if param.max is not None else low + span - 1
         return low + rng.randrange(max(1, min(high - low + 1, d.model.rounds)))
     if param.type is float:
         low = param.min if param.min is not None else 0.0
