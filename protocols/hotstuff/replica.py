@@ -19,22 +19,52 @@ replicas execute the node and its not yet executed ancestors in order (through
 Votes go to the leader only, and a view change is just the next view's
 NEW-VIEW: both are linear in n (PBFT's view change is quadratic).
 
-Pacemaker (the paper leaves it abstract; our choices, named):
+Pacemaker. The paper leaves view synchronisation to a separate Pacemaker
+(section 4.4 and 6): after GST it must bring all correct replicas and a correct
+leader into one view for long enough, e.g. by exponential backoff. Our choices,
+named:
 
 * A replica runs a view timer while it knows of a client request not yet
-  executed. When it expires the replica enters the next view and sends its
-  NEW-VIEW to that view's leader (output ``view-change``). The timeout is
-  ``view_timeout * 2**k`` after k consecutive failed views, k capped at
-  ``max_backoff``; executing a decision resets k to 0.
-* The leader proposes only when it has a pending request (or an uncommitted
-  branch to finish), so an idle system sends nothing.
-* View synchronisation: n-f NEW-VIEWs for a later view take its leader there;
-  a PREPARE carries the n-f NEW-VIEWs its view started with, so a replica that
-  fell behind checks them and joins; a PRE-COMMIT, COMMIT or DECIDE carries a QC
-  of its view, which proves the same. A DECIDE of an older view is still
-  executed (a commitQC is final whatever the view).
+  executed: ``view_timeout * 2**k`` after k consecutive failed views, k capped
+  at ``max_backoff``; executing a decision resets k to 0.
+* A view has *started* at a replica when it knows that n-f replicas reached it:
+  view 0; a DECIDE of the view before, even one that arrives just after the
+  replica timed out of it (a correct leader sends it to every replica, so after
+  GST they all enter the view within one hop of each other);
+  the view's PREPARE with the n-f NEW-VIEWs it carries, or a QC of the view; at
+  the leader, n-f NEW-VIEWs for it; or NEW-VIEWs from n-f replicas (itself
+  included) at the view or later.
+* A replica leaves a view on a timeout only if the view has started (as PBFT
+  starts its view-change timer only after 2f+1 VIEW-CHANGEs). Then it enters the
+  next view and sends its NEW-VIEW (its prepareQC) to that view's leader only: the
+  paper's linear view change (plus any replica it knows is already waiting in
+  that view or later). If its timer expires first, it broadcasts that NEW-VIEW
+  (our TIMEOUT message: "I gave up waiting here") and waits, repeating it every
+  ``view_timeout`` rounds; once n-f replicas are known to be there it moves on at
+  once. If the view starts by a PREPARE or QC while the replica waits (its
+  leader gathered the others), its timer starts afresh from then.
+* A replica that hears from f+1 others at later views (one at least correct)
+  joins the highest view f+1 of them reached, telling that view's leader and the
+  replicas known to be waiting there. A replica that receives the NEW-VIEW of a
+  view it does not lead and has already left answers with its own NEW-VIEW: the
+  sender waits there, and learns where the others went.
+* A leader proposes only when it has a pending request (or an uncommitted branch
+  to finish), so an idle system sends nothing. A replica that falls behind joins
+  a later view on its PREPARE (checking the n-f NEW-VIEWs it carries) or on a QC
+  of that view (a PRE-COMMIT, COMMIT or DECIDE). A DECIDE of an older view is
+  still executed (a commitQC is final whatever the view).
 * A replica that must execute a node it never received asks its peers for it
   (FETCH, answered by BLOCK), and asks again every ``view_timeout`` rounds.
+
+Why views must start before a replica leaves them: timers alone do not
+synchronise. A replica that saw a DECIDE the others lost (before GST) enters the
+next view early with a reset backoff, so from then on it enters every view
+ahead of the others and, its timeout no longer than theirs, leaves each one
+before they get there: no later view ever holds n-f replicas for long enough,
+whatever the backoff (``tests/regressions/hotstuff-pacemaker-liveness.toml``).
+Waiting for a view to start bounds how far a correct replica runs ahead, and
+broadcasting only when a view fails to start keeps the view change linear
+whenever the replicas are in step (n-1 NEW-VIEWs, to the next leader).
 
 Named simplification: one node per view, three phases (not the chained,
 pipelined variant); threshold signatures are sets of n-f signatures
@@ -79,6 +109,11 @@ from bft.protocols.smr import batch_label
 PHASE_OF = {PrepareVote: "prepare", PreCommitVote: "pre-commit", CommitVote: "commit"}
 NEXT = {"prepare": (PreCommit, PreCommitVote), "pre-commit": (Commit, CommitVote)}
 MAX_WALK = 10_000  # longest ancestor walk (a chain that long is never uncommitted here)
+# how a replica enters a view (``Replica._enter_view``)
+TIMEOUT = "timeout"  # its timer expired in the view before, which had started
+JOIN = "join"  # f+1 replicas told it they are at this view or later
+DECIDED = "decided"  # a DECIDE ended the view before: the view has started
+PROGRESS = "progress"  # a PREPARE or QC of this view, or n-f NEW-VIEWs at its leader
 
 
 class Replica(Node):
@@ -120,7 +155,11 @@ class Replica(Node):
         self.formed: set[tuple[str, int]] = set()
         # pacemaker
         self.failures = 0
-        self.timer: int | None = None
+        self.timer: int | None = None  # when my view times out (None: nothing to wait for)
+        self.started = True  # n-f replicas are known to have reached my view
+        self.overdue = False  # my timer expired before my view started: I wait in it
+        self.resend: int | None = None  # when to broadcast my NEW-VIEW again while overdue
+        self.reached: dict[int, int] = {}  # replica -> the latest view it told me it is in
         self._handlers = {
             Request: self._on_request,
             NewView: self._on_new_view,
@@ -155,7 +194,8 @@ class Replica(Node):
                 ctx.reject(src, msg, "not a HotStuff replica message")
                 continue
             handler(ctx, src, msg)
-        self._check_timers(ctx)
+        self._pace(ctx)
+        self._check_fetch(ctx)
         self._maybe_propose(ctx)
 
     # -- pacemaker -----------------------------------------------------------------------
@@ -164,32 +204,88 @@ class Replica(Node):
         return self.base_timeout * 2 ** min(self.failures, self.max_backoff)
 
     def _arm(self, ctx: Context) -> None:
-        if self.timer is None and self.pending:
+        if self.timer is None and self.pending and not self.overdue:
             self.timer = ctx.round + self._timeout()
 
-    def _check_timers(self, ctx: Context) -> None:
-        if self.timer is not None and ctx.round >= self.timer:
-            self.failures += 1
-            self._enter_view(ctx, self.view + 1, send=True)
+    def _reached_by(self, view: int) -> int:
+        """Replicas (me included) known to be at ``view`` or later."""
+        return 1 + sum(1 for v in self.reached.values() if v >= view)
+
+    def _join_target(self) -> int | None:
+        """The latest view f+1 other replicas reached, if it is later than mine."""
+        views = sorted(self.reached.values(), reverse=True)
+        if len(views) > self.f and views[self.f] > self.view:
+            return views[self.f]
+        return None
+
+    def _pace(self, ctx: Context) -> None:
+        """The pacemaker's step, after the round's messages: join, start, time out."""
+        target = self._join_target()
+        if target is not None:
+            self._enter_view(ctx, target, JOIN)
             ctx.output("view-change", view=self.view)
+        if not self.started and self._reached_by(self.view) >= self.quorum:
+            self.started = True
+            if self.overdue:  # I waited a full timeout already
+                self._time_out(ctx)
+                return
+        if self.timer is not None and ctx.round >= self.timer:
+            self.timer = None
+            if self.started:
+                self._time_out(ctx)
+                return
+            self.overdue = True
+            self._announce(ctx)
+        elif self.overdue and self.resend is not None and ctx.round >= self.resend:
+            self._announce(ctx)  # lost before GST? say it again
+
+    def _time_out(self, ctx: Context) -> None:
+        self.failures += 1
+        self._enter_view(ctx, self.view + 1, TIMEOUT)
+        ctx.output("view-change", view=self.view)
+
+    def _announce(self, ctx: Context) -> None:
+        """My view has not started within my timeout: tell every replica I am here."""
+        ctx.multicast(self.others, self._own_new_view(ctx, self.view))
+        ctx.tally("hotstuff-view-change-messages", len(self.others))
+        self.resend = ctx.round + self.base_timeout
+
+    def _progress(self, ctx: Context) -> None:
+        """A PREPARE or QC of my view: n-f replicas are in it; my timer runs from now."""
+        if not self.started:
+            self.started = True
+            self.overdue = False
+            self.resend = None
+            self.timer = None
+            self._arm(ctx)
+
+    def _check_fetch(self, ctx: Context) -> None:
         if self.waiting and self.fetch_again is not None and ctx.round >= self.fetch_again:
             self.wanted = set()
             self._execute_waiting(ctx)
 
-    def _enter_view(self, ctx: Context, view: int, send: bool) -> None:
+    def _enter_view(self, ctx: Context, view: int, how: str) -> None:
         self.view = view
         self.timer = None
+        self.overdue = False
+        self.resend = None
+        self.started = how in (DECIDED, PROGRESS) or self._reached_by(view) >= self.quorum
         self._arm(ctx)
         for old in [v for v in self.new_views if v < view]:
             del self.new_views[old]
         for key in [k for k in self.votes if k[1] < view]:
             del self.votes[key]
-        if send:
-            signed = self._own_new_view(ctx, view)
-            if self.leader(view) != self.me:
-                ctx.send(self.leader(view), signed)
-                if self.failures:
-                    ctx.tally("hotstuff-view-change-messages")
+        if how == PROGRESS:
+            return
+        signed = self._own_new_view(ctx, view)
+        leader = self.leader(view)
+        if leader == self.me:
+            return
+        dsts = [leader]
+        if how != DECIDED:  # and the replicas already waiting there, if any
+            dsts += [r for r in self.others if r != leader and self.reached.get(r, -1) >= view]
+            ctx.tally("hotstuff-view-change-messages", len(dsts))
+        ctx.multicast(dsts, signed)
 
     def _own_new_view(self, ctx: Context, view: int) -> Signed:
         signed = ctx.sign(NewView(view, self.prepare_qc, self.me))
@@ -223,10 +319,15 @@ class Replica(Node):
             ctx.reject(src, msg, problem)
             return
         nv = msg.payload
-        if self.leader(nv.view) != self.me or nv.replica == self.me:
-            ctx.reject(
-                src, msg, f"new-view for view {nv.view}, which replica {self.me} does not lead"
-            )
+        if nv.replica != src or src == self.me:
+            ctx.reject(src, msg, f"new-view of replica {nv.replica} sent by node {src}")
+            return
+        if nv.view > self.reached.get(src, -1):
+            self.reached[src] = nv.view
+        if self.leader(nv.view) != self.me:
+            if nv.view < self.view:  # it waits in a view I left: tell it where I am
+                ctx.send(src, self._own_new_view(ctx, self.view))
+                ctx.tally("hotstuff-view-change-messages")
             return
         if nv.view < self.view:
             return  # a late new-view for a view already over
@@ -234,8 +335,10 @@ class Replica(Node):
         held.setdefault(nv.replica, msg)
         if nv.view > self.view and len(held) >= self.quorum - 1:
             # n-f replicas (with me) have moved to this view: f+1 correct ones are there
-            self._enter_view(ctx, nv.view, send=False)
+            self._enter_view(ctx, nv.view, PROGRESS)
             self._own_new_view(ctx, nv.view)
+        elif nv.view == self.view and len(held) >= self.quorum:
+            self._progress(ctx)
 
     def _maybe_propose(self, ctx: Context) -> None:
         view = self.view
@@ -339,12 +442,15 @@ class Replica(Node):
         if problem:
             ctx.reject(src, msg, problem)
             return
-        if view > self.view:
+        if view > self.view or not self.started:
             problem = view_certificate_problem(pp.new_views, view, self.cfg, ctx.verify)
             if problem:
-                ctx.reject(src, msg, f"prepare for future view {view}: {problem}")
+                ctx.reject(src, msg, f"prepare for view {view}, not shown to have begun: {problem}")
                 return
-            self._enter_view(ctx, view, send=False)
+            if view > self.view:
+                self._enter_view(ctx, view, PROGRESS)
+            else:
+                self._progress(ctx)
         node = pp.node
         if node.view != view or node.parent != pp.justify.node:
             ctx.reject(src, msg, "prepare whose node does not extend its justify")
@@ -398,7 +504,9 @@ class Replica(Node):
         if view < self.view:
             return  # the view is over for me
         if view > self.view:
-            self._enter_view(ctx, view, send=False)  # its QC proves n-f replicas got there
+            self._enter_view(ctx, view, PROGRESS)  # its QC proves n-f replicas got there
+        else:
+            self._progress(ctx)
         self._follow(ctx, phase, view, body.justify)
 
     def _follow(self, ctx: Context, phase: str, view: int, qc: QC) -> None:
@@ -441,7 +549,10 @@ class Replica(Node):
         self._execute_waiting(ctx)
         if view >= self.view:
             self.failures = 0
-            self._enter_view(ctx, view + 1, send=True)
+            self._enter_view(ctx, view + 1, DECIDED)
+        elif view == self.view - 1:  # I timed out just before: the others enter my view now
+            self.failures = 0
+            self._progress(ctx)
 
     # -- execution -----------------------------------------------------------------------
 
@@ -489,8 +600,10 @@ class Replica(Node):
         self.executed.add(digest)
         self.height += 1
         ctx.output("commit", seq=self.height, req=batch_label(node.requests), digest=digest.hex())
-        if not self.pending:
+        if not self.pending:  # nothing left to wait for
             self.timer = None
+            self.overdue = False
+            self.resend = None
 
     # -- fetching missing nodes ----------------------------------------------------------
 
