@@ -19,10 +19,9 @@ replicas execute the node and its not yet executed ancestors in order (through
 Votes go to the leader only, and a view change is just the next view's
 NEW-VIEW: both are linear in n (PBFT's view change is quadratic).
 
-Pacemaker. The paper leaves view synchronisation to a separate Pacemaker
-(section 4.4 and 6): after GST it must bring all correct replicas and a correct
-leader into one view for long enough, e.g. by exponential backoff. Our choices,
-named:
+Pacemaker. The paper leaves view synchronisation to a separate Pacemaker: after
+GST it must bring all correct replicas and a correct leader into one view for
+long enough (it suggests exponential backoff). Ours, our choices named:
 
 * A replica runs a view timer while it knows of a client request not yet
   executed: ``view_timeout * 2**k`` after k consecutive failed views, k capped
@@ -30,24 +29,28 @@ named:
 * A view has *started* at a replica when it knows that n-f replicas reached it:
   view 0; a DECIDE of the view before, even one that arrives just after the
   replica timed out of it (a correct leader sends it to every replica, so after
-  GST they all enter the view within one hop of each other);
-  the view's PREPARE with the n-f NEW-VIEWs it carries, or a QC of the view; at
-  the leader, n-f NEW-VIEWs for it; or NEW-VIEWs from n-f replicas (itself
-  included) at the view or later.
-* A replica leaves a view on a timeout only if the view has started (as PBFT
-  starts its view-change timer only after 2f+1 VIEW-CHANGEs). Then it enters the
-  next view and sends its NEW-VIEW (its prepareQC) to that view's leader only: the
-  paper's linear view change (plus any replica it knows is already waiting in
-  that view or later). If its timer expires first, it broadcasts that NEW-VIEW
-  (our TIMEOUT message: "I gave up waiting here") and waits, repeating it every
-  ``view_timeout`` rounds; once n-f replicas are known to be there it moves on at
-  once. If the view starts by a PREPARE or QC while the replica waits (its
-  leader gathered the others), its timer starts afresh from then.
-* A replica that hears from f+1 others at later views (one at least correct)
-  joins the highest view f+1 of them reached, telling that view's leader and the
-  replicas known to be waiting there. A replica that receives the NEW-VIEW of a
-  view it does not lead and has already left answers with its own NEW-VIEW: the
-  sender waits there, and learns where the others went.
+  GST they all enter the view within one hop of each other); the view's PREPARE
+  with the n-f NEW-VIEWs it carries, or a QC of the view; at the leader, n-f
+  NEW-VIEWs for it; or NEW-VIEWs from n-f replicas (itself included) at the view
+  or later.
+* In a view that has started, the timer works as in the paper: when it
+  expires, the replica enters the next view and sends its NEW-VIEW (its
+  prepareQC) to that view's leader only, the linear view change (and to any
+  replica it knows is already further, which happens only out of step).
+* In a view that has not started, the replica does not leave when its timer
+  expires: as PBFT starts its view-change timer only once 2f+1 replicas moved,
+  a replica never runs ahead of the others. It sends every replica its
+  NEW-VIEW marked ``waiting`` (in effect the TIMEOUT message of later HotStuff
+  variants; the leader can still use it as a NEW-VIEW), repeats it every
+  ``view_timeout`` rounds, and waits. It leaves at once when n-f replicas
+  (itself included) are known to wait there too or to be past the view (a
+  timeout certificate, one hop after a faulty leader's view expires everywhere).
+  If instead the view starts (the others arrive: a PREPARE or QC, or their
+  NEW-VIEWs), its timer starts afresh: the view may still decide.
+* A replica that receives a ``waiting`` NEW-VIEW for a view it has left answers
+  with its own NEW-VIEW (the sender learns where the others are); one that
+  hears from f+1 others at later views (one at least correct) joins the highest
+  view f+1 of them reached, telling that view's leader.
 * A leader proposes only when it has a pending request (or an uncommitted branch
   to finish), so an idle system sends nothing. A replica that falls behind joins
   a later view on its PREPARE (checking the n-f NEW-VIEWs it carries) or on a QC
@@ -56,15 +59,15 @@ named:
 * A replica that must execute a node it never received asks its peers for it
   (FETCH, answered by BLOCK), and asks again every ``view_timeout`` rounds.
 
-Why views must start before a replica leaves them: timers alone do not
-synchronise. A replica that saw a DECIDE the others lost (before GST) enters the
-next view early with a reset backoff, so from then on it enters every view
-ahead of the others and, its timeout no longer than theirs, leaves each one
-before they get there: no later view ever holds n-f replicas for long enough,
-whatever the backoff (``tests/regressions/hotstuff-pacemaker-liveness.toml``).
-Waiting for a view to start bounds how far a correct replica runs ahead, and
-broadcasting only when a view fails to start keeps the view change linear
-whenever the replicas are in step (n-1 NEW-VIEWs, to the next leader).
+Why a replica must wait for its view to start: timers alone do not synchronise.
+A replica that saw a DECIDE the others lost (before GST) enters the next view
+early with a reset backoff; from then on it enters every view ahead of the
+others and, its timeout no longer than theirs, leaves each one before a
+proposal can be decided there, whatever the backoff
+(``tests/regressions/hotstuff-pacemaker-liveness.toml``). Waiting bounds how far
+a correct replica runs ahead, and since only a view that fails to start makes
+replicas broadcast, the view change stays linear whenever they are in step:
+n-1 NEW-VIEWs, to the next leader.
 
 Named simplification: one node per view, three phases (not the chained,
 pipelined variant); threshold signatures are sets of n-f signatures
@@ -110,7 +113,7 @@ PHASE_OF = {PrepareVote: "prepare", PreCommitVote: "pre-commit", CommitVote: "co
 NEXT = {"prepare": (PreCommit, PreCommitVote), "pre-commit": (Commit, CommitVote)}
 MAX_WALK = 10_000  # longest ancestor walk (a chain that long is never uncommitted here)
 # how a replica enters a view (``Replica._enter_view``)
-TIMEOUT = "timeout"  # its timer expired in the view before, which had started
+TIMEOUT = "timeout"  # it timed out of the view before (a started view, or n-f gave up on it)
 JOIN = "join"  # f+1 replicas told it they are at this view or later
 DECIDED = "decided"  # a DECIDE ended the view before: the view has started
 PROGRESS = "progress"  # a PREPARE or QC of this view, or n-f NEW-VIEWs at its leader
@@ -160,6 +163,7 @@ class Replica(Node):
         self.overdue = False  # my timer expired before my view started: I wait in it
         self.resend: int | None = None  # when to broadcast my NEW-VIEW again while overdue
         self.reached: dict[int, int] = {}  # replica -> the latest view it told me it is in
+        self.gave_up: dict[int, int] = {}  # replica -> the latest view it told me it waits in
         self._handlers = {
             Request: self._on_request,
             NewView: self._on_new_view,
@@ -211,6 +215,12 @@ class Replica(Node):
         """Replicas (me included) known to be at ``view`` or later."""
         return 1 + sum(1 for v in self.reached.values() if v >= view)
 
+    def _done_with(self, view: int) -> int:
+        """Replicas (me included) known to wait in ``view`` in vain, or to be past it."""
+        return 1 + sum(
+            1 for r, v in self.reached.items() if v > view or self.gave_up.get(r, -1) >= view
+        )
+
     def _join_target(self) -> int | None:
         """The latest view f+1 other replicas reached, if it is later than mine."""
         views = sorted(self.reached.values(), reverse=True)
@@ -224,11 +234,15 @@ class Replica(Node):
         if target is not None:
             self._enter_view(ctx, target, JOIN)
             ctx.output("view-change", view=self.view)
+        if self.overdue and self._done_with(self.view) >= self.quorum:
+            self._time_out(ctx)  # n-f replicas gave up on my view too, or left it
+            return
         if not self.started and self._reached_by(self.view) >= self.quorum:
-            self.started = True
-            if self.overdue:  # I waited a full timeout already
-                self._time_out(ctx)
-                return
+            self.started = True  # n-f replicas are here: the view has its full timeout
+            if self.overdue:
+                self.overdue = False
+                self.resend = None
+                self._arm(ctx)
         if self.timer is not None and ctx.round >= self.timer:
             self.timer = None
             if self.started:
@@ -245,7 +259,7 @@ class Replica(Node):
         ctx.output("view-change", view=self.view)
 
     def _announce(self, ctx: Context) -> None:
-        """My view has not started within my timeout: tell every replica I am here."""
+        """My view has not started within my timeout: tell every replica I wait here."""
         ctx.multicast(self.others, self._own_new_view(ctx, self.view))
         ctx.tally("hotstuff-view-change-messages", len(self.others))
         self.resend = ctx.round + self.base_timeout
@@ -282,13 +296,13 @@ class Replica(Node):
         if leader == self.me:
             return
         dsts = [leader]
-        if how != DECIDED:  # and the replicas already waiting there, if any
+        if how != DECIDED:  # and the replicas known to be there already (out of step)
             dsts += [r for r in self.others if r != leader and self.reached.get(r, -1) >= view]
             ctx.tally("hotstuff-view-change-messages", len(dsts))
         ctx.multicast(dsts, signed)
 
     def _own_new_view(self, ctx: Context, view: int) -> Signed:
-        signed = ctx.sign(NewView(view, self.prepare_qc, self.me))
+        signed = ctx.sign(NewView(view, self.prepare_qc, self.me, self.overdue))
         if self.leader(view) == self.me:
             self.new_views.setdefault(view, {})[self.me] = signed
         return signed
@@ -324,13 +338,15 @@ class Replica(Node):
             return
         if nv.view > self.reached.get(src, -1):
             self.reached[src] = nv.view
-        if self.leader(nv.view) != self.me:
-            if nv.view < self.view:  # it waits in a view I left: tell it where I am
+        if nv.waiting and nv.view > self.gave_up.get(src, -1):
+            self.gave_up[src] = nv.view
+        if nv.view < self.view:
+            if nv.waiting:  # it waits in a view I left: tell it where I am
                 ctx.send(src, self._own_new_view(ctx, self.view))
                 ctx.tally("hotstuff-view-change-messages")
-            return
-        if nv.view < self.view:
             return  # a late new-view for a view already over
+        if self.leader(nv.view) != self.me:
+            return  # a pacemaker message only
         held = self.new_views.setdefault(nv.view, {})
         held.setdefault(nv.replica, msg)
         if nv.view > self.view and len(held) >= self.quorum - 1:
