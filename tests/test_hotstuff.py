@@ -11,14 +11,22 @@ execution and replies r+8, accepted r+9.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bft.core import registry
 from bft.core.crypto import Signed
 from bft.core.engine import Engine
 from bft.core.environment import Operation
+from bft.core.node import Context
+from bft.core.node import Node as NodeBase
 from bft.core.params import resolve
+from bft.core.protocol import Params
 from bft.protocols.hotstuff.messages import (
     GENESIS,
     GENESIS_QC,
@@ -33,10 +41,12 @@ from bft.protocols.hotstuff.messages import (
     PrepareVote,
     node_hash,
 )
+from bft.protocols.hotstuff.replica import Replica
 from bft.protocols.hotstuff.spec import HotStuff, liveness_bound, message_formula
 from bft.protocols.pbft.messages import Request
 from bft.protocols.pbft.properties import message_formula as pbft_formula
 from bft.run import scenario
+from bft.run.runner import RunResult, run
 from bft.search.driver import Searcher
 from tests.helpers import digest_in_fresh_process, run_named
 
@@ -101,7 +111,11 @@ def test_view_change_scenario_answers_every_request_after_gst() -> None:
 
 def test_timeouts_double_after_consecutive_failed_views() -> None:
     # n=7, f=2: leaders 0 and 1 silent; replica 5 times out of view 0 after T, of
-    # view 1 after 2T (one failure behind it), then view 2 succeeds and resets
+    # view 1 after 2T (one failure behind it), then view 2 succeeds and resets.
+    # View 1 never starts (its leader is silent, so no PREPARE tells the replicas
+    # that n-f of them are there): at 2T each replica but its leader broadcasts its
+    # NEW-VIEW (6 replicas, replica 0's counted then dropped, to 6 others) and
+    # leaves one hop later, once it knows n-f replicas gave up on view 1 too
     result = run_named(
         "hotstuff-normal",
         adversaries=["silent-primary:nodes=[0,1]"],
@@ -113,7 +127,11 @@ def test_timeouts_double_after_consecutive_failed_views() -> None:
     ]
     (r1, v1), (r2, v2) = mine[:2]
     assert (v1, v2) == (1, 2)
-    assert r1 == 1 + 10 and r2 - r1 == 20
+    assert r1 == 1 + 10 and r2 - r1 == 20 + 1
+    sent = result.record.sent
+    assert sent[r1].get("new-view") == 6  # to leader 1 only: the linear view change
+    assert sent[r1 + 20].get("new-view") == 6 * 6
+    assert all(not sent[r].get("new-view") for r in range(r1 + 1, r1 + 20))
     assert result.ok, result.violated
 
 
@@ -210,3 +228,106 @@ def test_the_search_finds_nothing_within_the_fault_model() -> None:
     assert searcher.model.faults == 1
     outcome = searcher.search(examples=25, seed=0)
     assert outcome.counterexample is None, outcome.counterexample and outcome.counterexample.witness
+
+
+# -- the pacemaker's liveness bug (found by 'bft check hotstuff-view-change') -----------------
+
+PACEMAKER = Path(__file__).resolve().parent / "regressions" / "hotstuff-pacemaker-liveness.toml"
+
+
+class TimersOnly(Replica):
+    """The pacemaker before the fix: a replica leaves a view whenever its own timer
+    expires, whether or not the others ever got there, and nothing else moves it."""
+
+    def _pace(self, ctx: Context) -> None:
+        if self.timer is not None and ctx.round >= self.timer:
+            self._time_out(ctx)
+
+    def _join_target(self) -> int | None:
+        return None
+
+    def _progress(self, ctx: Context) -> None:
+        pass  # a PREPARE or QC did not restart the timer either
+
+
+class HotStuffTimersOnly(HotStuff):
+    name = "hotstuff-timers-only"
+    summary = "HotStuff whose replicas leave a view on their own timer alone (the old pacemaker)"
+
+    def make_node(self, node_id: int, p: Params) -> NodeBase:
+        cfg = self.config(p)
+        if node_id < cfg.n:
+            return TimersOnly(node_id, cfg, p["view_timeout"], p["max_backoff"], p["batch"])
+        return super().make_node(node_id, p)
+
+
+@pytest.fixture
+def timers_only() -> Iterator[None]:
+    registry.register("protocol", HotStuffTimersOnly.name, HotStuffTimersOnly)
+    yield
+    registry.unregister("protocol", HotStuffTimersOnly.name)
+
+
+def entries(result: RunResult, node: int) -> dict[int, int]:
+    """view -> the round ``node`` entered it on a timeout."""
+    return {
+        o.data["view"]: o.round
+        for o in result.record.outputs_named("view-change")
+        if o.node == node
+    }
+
+
+def test_a_replica_that_saw_a_decision_the_others_lost_no_longer_runs_ahead() -> None:
+    """Within f=1 and partial synchrony (GST 30): replica 2 crashes in round 7 (back
+    only in round 470), and replica 0 is cut off in rounds 9-11, so view 0's DECIDE
+    reaches only replica 0 (it answers client 5) and its NEW-VIEW for view 1 is lost.
+    From GST on, replicas 0, 1 and 3 are correct and connected: they are the n-f the
+    protocol needs, and they must answer client 4 by round 363.
+
+    The cause (``test_..._with_timers_alone``): replica 0 entered view 1 ten rounds
+    before the others and with its backoff reset by the decision, so it reaches
+    every later view 70 rounds before replicas 1 and 3 and, its timeout no longer
+    than theirs, leaves 10 rounds after they arrive: too soon for any proposal to
+    be decided. Not the backoff cap: without it the overlap is still 10 rounds.
+    The fix: a replica leaves a view on a timeout only once the view started (n-f
+    replicas are known to have reached it). View 1 never starts (its leader misses
+    replica 0's NEW-VIEW), so at their timeout replicas 1 and 3 tell everyone they
+    wait there; replica 0, already in view 2, answers, and they move on. Replica 0
+    then waits in view 3 until its leader gathers the others, and view 3 decides."""
+    result = run(scenario.load(str(PACEMAKER)))
+    assert result.violated == [], {k: result.verdicts[k].witness for k in result.violated}
+    assert result.verdicts["liveness-after-gst"].exercised
+    zero, one, three = entries(result, 0), entries(result, 1), entries(result, 3)
+    assert one[1] == three[1] == 21 and 1 not in zero  # replica 0 entered view 1 by the DECIDE
+    # view 1's timers (2T after one failure) expire: 1 and 3 each tell the 3 others
+    assert result.record.sent[one[1] + 40].get("new-view") == 2 * 3
+    assert zero[2] < min(one[2], three[2]) and one[3] == three[3]
+    proposal = next(o.round for o in result.record.outputs_named("new-view") if o.data["view"] == 3)
+    answered = {o.data["req"]: o.round for o in result.record.outputs_named("accept")}
+    assert zero[3] < one[3] < proposal < answered["4:0:15327"] < proposal + 9 * 3
+    assert 4 not in zero  # replica 0 no longer leaves view 3 before it decides
+    assert answered["4:0:15327"] < 363  # the deadline (B = 333 after GST)
+
+
+def test_the_same_schedule_starves_client_4_with_timers_alone(timers_only: None) -> None:
+    loaded = scenario.load(str(PACEMAKER))
+    result = run(attrs.evolve(loaded, protocol=HotStuffTimersOnly.name))
+    assert result.verdicts["liveness-after-gst"].witness == (
+        "client 4's request 4:0:15327 submitted in round 0 was answered only in round 475; "
+        "the deadline was round 363 (333 rounds after max(submission, GST=30))"
+    )
+    zero, one = entries(result, 0), entries(result, 1)
+    assert entries(result, 3) == {v: r for v, r in one.items() if v != 1 or r < 470}
+    # replica 0 enters each view 70 rounds before replicas 1 and 3 and leaves it 10
+    # rounds after they arrive (its timeout 80, as theirs, both capped at 2^2 T)
+    for view in range(3, 8):
+        assert one[view] - zero[view] == 70 and zero[view + 1] - one[view] == 10
+    # without the cap the timeouts keep doubling, but replica 0's backoff is one step
+    # behind (it saw view 0 decide), so it still leaves 10 rounds after they arrive
+    uncapped = run(
+        attrs.evolve(
+            loaded, protocol=HotStuffTimersOnly.name, params={**loaded.params, "max_backoff": 10}
+        )
+    )
+    zero, one = entries(uncapped, 0), entries(uncapped, 1)
+    assert [zero[v + 1] - one[v] for v in (1, 2, 3)] == [10, 10, 10]

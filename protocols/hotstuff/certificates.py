@@ -68,6 +68,8 @@ def new_view_problem(signed: Any, cfg: Config, verify: Verify) -> str | None:
     nv = signed.payload
     if not (is_int(nv.view) and is_int(nv.replica)) or nv.view < 0:
         return "malformed new-view"
+    if type(nv.waiting) is not bool:
+        return "new-view whose 'waiting' is not a bool"
     if nv.replica != signed.signer or not 0 <= nv.replica < cfg.n:
         return f"new-view from replica {nv.replica!r} signed by {signed.signer!r}"
     problem = qc_problem(nv.justify, cfg, verify, "prepare")

@@ -13,7 +13,9 @@ counted in the trace is the payload's ``KIND``.
 * Leader messages ``Prepare`` (node + highQC), ``PreCommit`` (prepareQC),
   ``Commit`` (precommitQC), ``Decide`` (commitQC); replica votes
   ``PrepareVote``, ``PreCommitVote``, ``CommitVote``; ``NewView`` (a replica's
-  prepareQC, to the next leader).
+  prepareQC, to the next leader; marked ``waiting`` and sent to every replica
+  when the sender's view did not start in time, the TIMEOUT message of later
+  HotStuff variants: see ``replica``).
 * ``Fetch``/``Block``: a replica that must execute a node whose ancestors it
   never received asks its peers for them by hash (not in the paper, which
   assumes the nodes are available; needed once messages can be lost).
@@ -97,11 +99,16 @@ VOTES = {"prepare": PrepareVote, "pre-commit": PreCommitVote, "commit": CommitVo
 
 @attrs.frozen
 class NewView:
-    """Replica -> leader of ``view``: I entered ``view``; my highest prepareQC is ``justify``."""
+    """Replica -> leader of ``view``: I entered ``view``; my highest prepareQC is ``justify``.
+
+    ``waiting``: my timer expired in ``view`` before I knew n-f replicas reached it,
+    and I wait there (sent to every replica; n-f of these end the view).
+    """
 
     view: int
     justify: QC
     replica: int
+    waiting: bool = False
 
     KIND = "new-view"
 

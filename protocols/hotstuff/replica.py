@@ -19,22 +19,55 @@ replicas execute the node and its not yet executed ancestors in order (through
 Votes go to the leader only, and a view change is just the next view's
 NEW-VIEW: both are linear in n (PBFT's view change is quadratic).
 
-Pacemaker (the paper leaves it abstract; our choices, named):
+Pacemaker. The paper leaves view synchronisation to a separate Pacemaker: after
+GST it must bring all correct replicas and a correct leader into one view for
+long enough (it suggests exponential backoff). Ours, our choices named:
 
 * A replica runs a view timer while it knows of a client request not yet
-  executed. When it expires the replica enters the next view and sends its
-  NEW-VIEW to that view's leader (output ``view-change``). The timeout is
-  ``view_timeout * 2**k`` after k consecutive failed views, k capped at
-  ``max_backoff``; executing a decision resets k to 0.
-* The leader proposes only when it has a pending request (or an uncommitted
-  branch to finish), so an idle system sends nothing.
-* View synchronisation: n-f NEW-VIEWs for a later view take its leader there;
-  a PREPARE carries the n-f NEW-VIEWs its view started with, so a replica that
-  fell behind checks them and joins; a PRE-COMMIT, COMMIT or DECIDE carries a QC
-  of its view, which proves the same. A DECIDE of an older view is still
-  executed (a commitQC is final whatever the view).
+  executed: ``view_timeout * 2**k`` after k consecutive failed views, k capped
+  at ``max_backoff``; executing a decision resets k to 0.
+* A view has *started* at a replica when it knows that n-f replicas reached it:
+  view 0; a DECIDE of the view before, even one that arrives just after the
+  replica timed out of it (a correct leader sends it to every replica, so after
+  GST they all enter the view within one hop of each other); the view's PREPARE
+  with the n-f NEW-VIEWs it carries, or a QC of the view; at the leader, n-f
+  NEW-VIEWs for it; or NEW-VIEWs from n-f replicas (itself included) at the view
+  or later.
+* In a view that has started, the timer works as in the paper: when it
+  expires, the replica enters the next view and sends its NEW-VIEW (its
+  prepareQC) to that view's leader only, the linear view change (and to any
+  replica it knows is already further, which happens only out of step).
+* In a view that has not started, the replica does not leave when its timer
+  expires: as PBFT starts its view-change timer only once 2f+1 replicas moved,
+  a replica never runs ahead of the others. It sends every replica its
+  NEW-VIEW marked ``waiting`` (in effect the TIMEOUT message of later HotStuff
+  variants; the leader can still use it as a NEW-VIEW), repeats it every
+  ``view_timeout`` rounds, and waits. It leaves at once when n-f replicas
+  (itself included) are known to wait there too or to be past the view (a
+  timeout certificate, one hop after a faulty leader's view expires everywhere).
+  If instead the view starts (the others arrive: a PREPARE or QC, or their
+  NEW-VIEWs), its timer starts afresh: the view may still decide.
+* A replica that receives a ``waiting`` NEW-VIEW for a view it has left answers
+  with its own NEW-VIEW (the sender learns where the others are); one that
+  hears from f+1 others at later views (one at least correct) joins the highest
+  view f+1 of them reached, telling that view's leader.
+* A leader proposes only when it has a pending request (or an uncommitted branch
+  to finish), so an idle system sends nothing. A replica that falls behind joins
+  a later view on its PREPARE (checking the n-f NEW-VIEWs it carries) or on a QC
+  of that view (a PRE-COMMIT, COMMIT or DECIDE). A DECIDE of an older view is
+  still executed (a commitQC is final whatever the view).
 * A replica that must execute a node it never received asks its peers for it
   (FETCH, answered by BLOCK), and asks again every ``view_timeout`` rounds.
+
+Why a replica must wait for its view to start: timers alone do not synchronise.
+A replica that saw a DECIDE the others lost (before GST) enters the next view
+early with a reset backoff; from then on it enters every view ahead of the
+others and, its timeout no longer than theirs, leaves each one before a
+proposal can be decided there, whatever the backoff
+(``tests/regressions/hotstuff-pacemaker-liveness.toml``). Waiting bounds how far
+a correct replica runs ahead, and since only a view that fails to start makes
+replicas broadcast, the view change stays linear whenever they are in step:
+n-1 NEW-VIEWs, to the next leader.
 
 Named simplification: one node per view, three phases (not the chained,
 pipelined variant); threshold signatures are sets of n-f signatures
@@ -79,6 +112,11 @@ from bft.protocols.smr import batch_label
 PHASE_OF = {PrepareVote: "prepare", PreCommitVote: "pre-commit", CommitVote: "commit"}
 NEXT = {"prepare": (PreCommit, PreCommitVote), "pre-commit": (Commit, CommitVote)}
 MAX_WALK = 10_000  # longest ancestor walk (a chain that long is never uncommitted here)
+# how a replica enters a view (``Replica._enter_view``)
+TIMEOUT = "timeout"  # it timed out of the view before (a started view, or n-f gave up on it)
+JOIN = "join"  # f+1 replicas told it they are at this view or later
+DECIDED = "decided"  # a DECIDE ended the view before: the view has started
+PROGRESS = "progress"  # a PREPARE or QC of this view, or n-f NEW-VIEWs at its leader
 
 
 class Replica(Node):
@@ -120,7 +158,12 @@ class Replica(Node):
         self.formed: set[tuple[str, int]] = set()
         # pacemaker
         self.failures = 0
-        self.timer: int | None = None
+        self.timer: int | None = None  # when my view times out (None: nothing to wait for)
+        self.started = True  # n-f replicas are known to have reached my view
+        self.overdue = False  # my timer expired before my view started: I wait in it
+        self.resend: int | None = None  # when to broadcast my NEW-VIEW again while overdue
+        self.reached: dict[int, int] = {}  # replica -> the latest view it told me it is in
+        self.gave_up: dict[int, int] = {}  # replica -> the latest view it told me it waits in
         self._handlers = {
             Request: self._on_request,
             NewView: self._on_new_view,
@@ -155,7 +198,8 @@ class Replica(Node):
                 ctx.reject(src, msg, "not a HotStuff replica message")
                 continue
             handler(ctx, src, msg)
-        self._check_timers(ctx)
+        self._pace(ctx)
+        self._check_fetch(ctx)
         self._maybe_propose(ctx)
 
     # -- pacemaker -----------------------------------------------------------------------
@@ -164,35 +208,101 @@ class Replica(Node):
         return self.base_timeout * 2 ** min(self.failures, self.max_backoff)
 
     def _arm(self, ctx: Context) -> None:
-        if self.timer is None and self.pending:
+        if self.timer is None and self.pending and not self.overdue:
             self.timer = ctx.round + self._timeout()
 
-    def _check_timers(self, ctx: Context) -> None:
-        if self.timer is not None and ctx.round >= self.timer:
-            self.failures += 1
-            self._enter_view(ctx, self.view + 1, send=True)
+    def _reached_by(self, view: int) -> int:
+        """Replicas (me included) known to be at ``view`` or later."""
+        return 1 + sum(1 for v in self.reached.values() if v >= view)
+
+    def _done_with(self, view: int) -> int:
+        """Replicas (me included) known to wait in ``view`` in vain, or to be past it."""
+        return 1 + sum(
+            1 for r, v in self.reached.items() if v > view or self.gave_up.get(r, -1) >= view
+        )
+
+    def _join_target(self) -> int | None:
+        """The latest view f+1 other replicas reached, if it is later than mine."""
+        views = sorted(self.reached.values(), reverse=True)
+        if len(views) > self.f and views[self.f] > self.view:
+            return views[self.f]
+        return None
+
+    def _pace(self, ctx: Context) -> None:
+        """The pacemaker's step, after the round's messages: join, start, time out."""
+        target = self._join_target()
+        if target is not None:
+            self._enter_view(ctx, target, JOIN)
             ctx.output("view-change", view=self.view)
+        if self.overdue and self._done_with(self.view) >= self.quorum:
+            self._time_out(ctx)  # n-f replicas gave up on my view too, or left it
+            return
+        if not self.started and self._reached_by(self.view) >= self.quorum:
+            self.started = True  # n-f replicas are here: the view has its full timeout
+            if self.overdue:
+                self.overdue = False
+                self.resend = None
+                self._arm(ctx)
+        if self.timer is not None and ctx.round >= self.timer:
+            self.timer = None
+            if self.started:
+                self._time_out(ctx)
+                return
+            self.overdue = True
+            self._announce(ctx)
+        elif self.overdue and self.resend is not None and ctx.round >= self.resend:
+            self._announce(ctx)  # lost before GST? say it again
+
+    def _time_out(self, ctx: Context) -> None:
+        self.failures += 1
+        self._enter_view(ctx, self.view + 1, TIMEOUT)
+        ctx.output("view-change", view=self.view)
+
+    def _announce(self, ctx: Context) -> None:
+        """My view has not started within my timeout: tell every replica I wait here."""
+        ctx.multicast(self.others, self._own_new_view(ctx, self.view))
+        ctx.tally("hotstuff-view-change-messages", len(self.others))
+        self.resend = ctx.round + self.base_timeout
+
+    def _progress(self, ctx: Context) -> None:
+        """A PREPARE or QC of my view: n-f replicas are in it; my timer runs from now."""
+        if not self.started:
+            self.started = True
+            self.overdue = False
+            self.resend = None
+            self.timer = None
+            self._arm(ctx)
+
+    def _check_fetch(self, ctx: Context) -> None:
         if self.waiting and self.fetch_again is not None and ctx.round >= self.fetch_again:
             self.wanted = set()
             self._execute_waiting(ctx)
 
-    def _enter_view(self, ctx: Context, view: int, send: bool) -> None:
+    def _enter_view(self, ctx: Context, view: int, how: str) -> None:
         self.view = view
         self.timer = None
+        self.overdue = False
+        self.resend = None
+        self.started = how in (DECIDED, PROGRESS) or self._reached_by(view) >= self.quorum
         self._arm(ctx)
         for old in [v for v in self.new_views if v < view]:
             del self.new_views[old]
         for key in [k for k in self.votes if k[1] < view]:
             del self.votes[key]
-        if send:
-            signed = self._own_new_view(ctx, view)
-            if self.leader(view) != self.me:
-                ctx.send(self.leader(view), signed)
-                if self.failures:
-                    ctx.tally("hotstuff-view-change-messages")
+        if how == PROGRESS:
+            return
+        signed = self._own_new_view(ctx, view)
+        leader = self.leader(view)
+        if leader == self.me:
+            return
+        dsts = [leader]
+        if how != DECIDED:  # and the replicas known to be there already (out of step)
+            dsts += [r for r in self.others if r != leader and self.reached.get(r, -1) >= view]
+            ctx.tally("hotstuff-view-change-messages", len(dsts))
+        ctx.multicast(dsts, signed)
 
     def _own_new_view(self, ctx: Context, view: int) -> Signed:
-        signed = ctx.sign(NewView(view, self.prepare_qc, self.me))
+        signed = ctx.sign(NewView(view, self.prepare_qc, self.me, self.overdue))
         if self.leader(view) == self.me:
             self.new_views.setdefault(view, {})[self.me] = signed
         return signed
@@ -223,19 +333,28 @@ class Replica(Node):
             ctx.reject(src, msg, problem)
             return
         nv = msg.payload
-        if self.leader(nv.view) != self.me or nv.replica == self.me:
-            ctx.reject(
-                src, msg, f"new-view for view {nv.view}, which replica {self.me} does not lead"
-            )
+        if nv.replica != src or src == self.me:
+            ctx.reject(src, msg, f"new-view of replica {nv.replica} sent by node {src}")
             return
+        if nv.view > self.reached.get(src, -1):
+            self.reached[src] = nv.view
+        if nv.waiting and nv.view > self.gave_up.get(src, -1):
+            self.gave_up[src] = nv.view
         if nv.view < self.view:
+            if nv.waiting:  # it waits in a view I left: tell it where I am
+                ctx.send(src, self._own_new_view(ctx, self.view))
+                ctx.tally("hotstuff-view-change-messages")
             return  # a late new-view for a view already over
+        if self.leader(nv.view) != self.me:
+            return  # a pacemaker message only
         held = self.new_views.setdefault(nv.view, {})
         held.setdefault(nv.replica, msg)
         if nv.view > self.view and len(held) >= self.quorum - 1:
             # n-f replicas (with me) have moved to this view: f+1 correct ones are there
-            self._enter_view(ctx, nv.view, send=False)
+            self._enter_view(ctx, nv.view, PROGRESS)
             self._own_new_view(ctx, nv.view)
+        elif nv.view == self.view and len(held) >= self.quorum:
+            self._progress(ctx)
 
     def _maybe_propose(self, ctx: Context) -> None:
         view = self.view
@@ -339,12 +458,15 @@ class Replica(Node):
         if problem:
             ctx.reject(src, msg, problem)
             return
-        if view > self.view:
+        if view > self.view or not self.started:
             problem = view_certificate_problem(pp.new_views, view, self.cfg, ctx.verify)
             if problem:
-                ctx.reject(src, msg, f"prepare for future view {view}: {problem}")
+                ctx.reject(src, msg, f"prepare for view {view}, not shown to have begun: {problem}")
                 return
-            self._enter_view(ctx, view, send=False)
+            if view > self.view:
+                self._enter_view(ctx, view, PROGRESS)
+            else:
+                self._progress(ctx)
         node = pp.node
         if node.view != view or node.parent != pp.justify.node:
             ctx.reject(src, msg, "prepare whose node does not extend its justify")
@@ -398,7 +520,9 @@ class Replica(Node):
         if view < self.view:
             return  # the view is over for me
         if view > self.view:
-            self._enter_view(ctx, view, send=False)  # its QC proves n-f replicas got there
+            self._enter_view(ctx, view, PROGRESS)  # its QC proves n-f replicas got there
+        else:
+            self._progress(ctx)
         self._follow(ctx, phase, view, body.justify)
 
     def _follow(self, ctx: Context, phase: str, view: int, qc: QC) -> None:
@@ -441,7 +565,10 @@ class Replica(Node):
         self._execute_waiting(ctx)
         if view >= self.view:
             self.failures = 0
-            self._enter_view(ctx, view + 1, send=True)
+            self._enter_view(ctx, view + 1, DECIDED)
+        elif view == self.view - 1:  # I timed out just before: the others enter my view now
+            self.failures = 0
+            self._progress(ctx)
 
     # -- execution -----------------------------------------------------------------------
 
@@ -489,8 +616,10 @@ class Replica(Node):
         self.executed.add(digest)
         self.height += 1
         ctx.output("commit", seq=self.height, req=batch_label(node.requests), digest=digest.hex())
-        if not self.pending:
+        if not self.pending:  # nothing left to wait for
             self.timer = None
+            self.overdue = False
+            self.resend = None
 
     # -- fetching missing nodes ----------------------------------------------------------
 

@@ -13,6 +13,14 @@ each n-1 messages, then n replies: 8(n-1) + n (28 at n=4, where PBFT also
 sends 28; 55 at n=7 against PBFT's 91). The client's request, multicast to the
 n replicas, is not counted (PBFT's request to the primary is not either).
 
+Messages per view change (``messages_per_view_change``): when the replicas are
+in step (they time out of a view within a hop of each other) and the next
+leader is correct, each replica but that leader sends it one NEW-VIEW: n-1, the
+paper's linear view change. A view that does not start (its leader is faulty
+and the replicas entered it on a timeout, or they are out of step) costs more:
+each replica whose timer expires there broadcasts its NEW-VIEW, n-1 each (the
+pacemaker in ``replica``), as PBFT's VIEW-CHANGE does on every view change.
+
 Latency: a request issued in round r reaches the leader in r+1; PREPARE, vote,
 PRE-COMMIT, vote, COMMIT, vote and DECIDE take one round each, the replies one
 more: the client accepts in round r+9 (PBFT: r+5).
@@ -27,7 +35,8 @@ A request waits for at most the C-1 older requests of other clients and the
 view in progress, one successful view (9 hops) each; with leaders rotating, at
 most f of every n consecutive views have a faulty leader, so at most W views
 fail before it is decided (plus one whose timer was already backed off at
-GST), each costing at most a full backed-off timeout and the NEW-VIEW hop.
+GST), each costing at most a full backed-off timeout and the NEW-VIEW hop (the
+hop in which the replicas of a view that never started tell each other so).
 """
 
 from __future__ import annotations
