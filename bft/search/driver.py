@@ -267,6 +267,39 @@ class SearchOptions:
     keep_adversaries: str = "auto"
 
 
+@attrs.frozen
+class _Found:
+    """A violating draft, when it was found, and the searcher whose properties it breaks."""
+
+    draft: Draft
+    at: int  # schedules tried up to and including it
+    seconds: float
+    searcher: Searcher
+
+
+@attrs.define
+class _Tally:
+    """What every stream of a search exercised, summed."""
+
+    kinds: dict[str, KindStats]
+    exercised: dict[str, int] = attrs.Factory(dict)
+    features: set[Hashable] = attrs.Factory(set)
+    examples: int = 0
+    streams: int = 0
+
+    def add(self, result: StreamResult) -> None:
+        for name, (scheduled, applied, changed) in result.kinds.items():
+            stats = self.kinds.setdefault(name, KindStats())
+            stats.scheduled += scheduled
+            stats.applied += applied
+            stats.changed += changed
+        for name, count in result.exercised.items():
+            self.exercised[name] = self.exercised.get(name, 0) + count
+        self.features.update(result.features)
+        self.examples += result.examples
+        self.streams += 1
+
+
 # -- the searcher ----------------------------------------------------------------------------
 
 
@@ -628,66 +661,28 @@ class Searcher:
         start = time.perf_counter()
         wall_deadline = None if seconds is None else time.time() + seconds
         model = self.model
-        kinds = {k: KindStats() for k in model.usable_kinds()}
-        exercised: dict[str, int] = {}
-        features_seen: set[Hashable] = set()
-        total = 0
-        found: tuple[Draft, int, float] | None = None
+        tally = _Tally({k: KindStats() for k in model.usable_kinds()})
+        found: _Found | None = None
         if self.scenario_violated or self.baseline_violated:
             # the scenario's own adversaries already break a property: no schedule needed
-            found = (((), 0), 0, 0.0)
-        results: list[StreamResult] = []
-        behind = parallel.window(jobs)
-
-        def make_task(index: int) -> StreamTask | None:
-            if found is not None:
-                return None
-            planned = STREAM * index
-            if examples is not None and planned >= examples:
-                return None
-            if wall_deadline is not None and time.time() > wall_deadline:
-                return None
-            budget = STREAM if examples is None else min(STREAM, examples - planned)
-            corpus: list[Draft] = []
-            for earlier in results[: max(0, index - behind)]:
-                corpus.extend(earlier.corpus)
-            return StreamTask(
-                self.options, index, seed, budget, wall_deadline, tuple(corpus[-256:])
+            found = _Found(((), 0), 0, 0.0, self)
+        else:
+            found = self._phase(
+                self, examples, wall_deadline, seed, jobs, scheduler, tally, progress, start
             )
-
-        if found is None:
-            streams = parallel.ordered(
-                _run_stream if jobs > 1 or scheduler else self.stream,
-                make_task,
-                jobs=jobs,
-                scheduler=scheduler,
+            found = self._safety_first(
+                found,
+                examples,
+                seconds,
+                wall_deadline,
+                seed,
+                jobs,
+                scheduler,
+                tally,
+                progress,
+                start,
             )
-            try:
-                for result in streams:
-                    results.append(result)
-                    for name, (scheduled, applied, changed) in result.kinds.items():
-                        stats = kinds.setdefault(name, KindStats())
-                        stats.scheduled += scheduled
-                        stats.applied += applied
-                        stats.changed += changed
-                    for name, count in result.exercised.items():
-                        exercised[name] = exercised.get(name, 0) + count
-                    features_seen.update(result.features)
-                    if result.violation is not None:
-                        found = (
-                            result.violation,
-                            total + result.first_at,
-                            time.perf_counter() - start,
-                        )
-                    total += result.examples
-                    if progress is not None:
-                        progress(total, time.perf_counter() - start, "search")
-                    if found is not None:
-                        break
-            finally:
-                close = getattr(streams, "close", None)
-                if close is not None:
-                    close()
+        total = tally.examples
         counterexample: Counterexample | None = None
         if found is not None and self.scenario_violated:  # the scenario as written
             counterexample = self.counterexample(
@@ -699,21 +694,22 @@ class Searcher:
                 shrink_runs=0,
             )
         elif found is not None:
-            (raw, disabled), first_at, first_time = found
+            (raw, disabled), first_at, first_time = found.draft, found.at, found.seconds
+            judge = found.searcher  # shrinks while what it counts stays violated
             if progress is not None:
                 progress(total, time.perf_counter() - start, "shrink")
-            before = self.runs
+            before = judge.runs
             budget = shrink_seconds if shrink_seconds is not None else max(10.0, (seconds or 0) / 2)
             minimal = shrink(
-                raw, disabled, model, self.breaks, deadline=time.perf_counter() + budget
+                raw, disabled, model, judge.breaks, deadline=time.perf_counter() + budget
             )
-            minimal = self.name_fields(minimal)
-            counterexample = self.counterexample(
+            minimal = judge.name_fields(minimal)
+            counterexample = judge.counterexample(
                 minimal,
                 found_after=first_at,
                 seconds_to_first=first_time,
                 first_size=len(decode(raw, model, disabled)),
-                shrink_runs=self.runs - before,
+                shrink_runs=judge.runs - before,
             )
         return SearchOutcome(
             self.prepared,
@@ -721,14 +717,141 @@ class Searcher:
             total,
             time.perf_counter() - start,
             counterexample,
-            kinds,
-            exercised,
+            tally.kinds,
+            tally.exercised,
             self.properties,
             jobs,
-            len(features_seen),
+            len(tally.features),
             self.baseline_violated,
             self.replaced,
             self.scenario_violated,
+        )
+
+    def _phase(
+        self,
+        judge: Searcher,
+        examples: int | None,
+        deadline: float | None,
+        seed: int,
+        jobs: int,
+        scheduler: str | None,
+        tally: _Tally,
+        progress: Progress | None,
+        start: float,
+        corpus: tuple[Draft, ...] = (),
+    ) -> _Found | None:
+        """Run streams of the portfolio, judged by ``judge`` (this searcher, or one that
+        counts fewer properties), until one finds a violation or the budget is spent."""
+        results: list[StreamResult] = []
+        behind = parallel.window(jobs)
+        first_index = tally.streams
+        base = tally.examples
+        found: _Found | None = None
+
+        def make_task(offset: int) -> StreamTask | None:
+            if found is not None:
+                return None
+            planned = STREAM * offset
+            if examples is not None and planned >= examples:
+                return None
+            if deadline is not None and time.time() > deadline:
+                return None
+            budget = STREAM if examples is None else min(STREAM, examples - planned)
+            inherited = list(corpus)
+            for earlier in results[: max(0, offset - behind)]:
+                inherited.extend(earlier.corpus)
+            return StreamTask(
+                judge.options, first_index + offset, seed, budget, deadline, tuple(inherited[-256:])
+            )
+
+        streams = parallel.ordered(
+            _run_stream if jobs > 1 or scheduler else judge.stream,
+            make_task,
+            jobs=jobs,
+            scheduler=scheduler,
+        )
+        try:
+            for result in streams:
+                results.append(result)
+                tally.add(result)
+                if result.violation is not None:
+                    at = base + sum(r.examples for r in results[:-1]) + result.first_at
+                    found = _Found(result.violation, at, time.perf_counter() - start, judge)
+                if progress is not None:
+                    progress(tally.examples, time.perf_counter() - start, "search")
+                if found is not None:
+                    break
+        finally:
+            close = getattr(streams, "close", None)
+            if close is not None:
+                close()
+        return found
+
+    def _safety_first(
+        self,
+        found: _Found | None,
+        examples: int | None,
+        seconds: float | None,
+        deadline: float | None,
+        seed: int,
+        jobs: int,
+        scheduler: str | None,
+        tally: _Tally,
+        progress: Progress | None,
+        start: float,
+    ) -> _Found | None:
+        """A run that breaks only liveness may be the symptom of a safety bug (a primary
+        that loses a quorum stalls before it forks). Before reporting it, search on for a
+        violation of a safety property, around that run, for as long again as finding it
+        took (at least 10 s or 200 schedules), within the budget; report the liveness
+        violation only if none turns up."""
+        if found is None:
+            return None
+        safety = self.safety_properties()
+        if not safety or set(safety) == set(self.properties):
+            return found
+        judge = worker_searcher(attrs.evolve(self.options, properties=safety))
+        violated = self.violated(self.run(decode(found.draft[0], self.model, found.draft[1])))
+        if any(name in safety for name in violated):
+            # shrink it keeping a safety violation (else the shrinker may keep only the
+            # liveness symptom)
+            return attrs.evolve(found, searcher=judge)
+        if examples is not None:  # a budget in schedules: as many again, within it
+            more: int | None = min(max(200, tally.examples), examples - tally.examples)
+            if more <= 0:
+                return found
+            phase_deadline = deadline
+        else:  # a budget in time: as long again, within it
+            more = None
+            spent = time.perf_counter() - start
+            phase_deadline = time.time() + max(10.0, spent)
+            if deadline is not None:
+                phase_deadline = min(phase_deadline, deadline)
+            if phase_deadline <= time.time():
+                return found
+        stronger = self._phase(
+            judge,
+            more,
+            phase_deadline,
+            seed,
+            jobs,
+            scheduler,
+            tally,
+            progress,
+            start,
+            corpus=(found.draft,),
+        )
+        return stronger or found
+
+    def safety_properties(self) -> tuple[str, ...]:
+        """The counted properties whose violation is definite evidence of a bug: safety
+        properties and ``no-exceptions``."""
+        spec, params = self.prepared.spec, self.prepared.params
+        kinds = {p.name: p.kind for p in spec.properties(params)}
+        return tuple(
+            name
+            for name in self.properties
+            if name == "no-exceptions" or kinds.get(name) == "safety"
         )
 
     # -- counterexamples ---------------------------------------------------------------
@@ -783,7 +906,9 @@ class Searcher:
         violated = [name for name in result.violated if name in self.properties]
         if not violated:  # cannot happen for a deterministic run; say so loudly if it does
             raise RuntimeError(f"counterexample no longer fails when replayed: {schedule}")
-        name = violated[0]
+        # a safety violation is the stronger finding: name it first
+        definite = [name for name in violated if name in self.safety_properties()]
+        name = (definite or violated)[0]
         witness = result.verdicts[name].witness or ""
         doc["replay"] = {
             "digest": result.digest,

@@ -179,7 +179,7 @@ PLANTED: list[Planted] = [
     Planted(
         "swim-never-expires",
         "swim",
-        "swim-crash",
+        "swim-completeness",
         ("completeness",),
         1,
         params={"n": 5},
@@ -187,7 +187,7 @@ PLANTED: list[Planted] = [
         kinds=("crash",),  # SWIM tolerates crashes, not Byzantine members
         network={"model": "synchronous"},
         rounds=240,
-        adversaries=(),  # the shipped crashes name members 5, 17 and 40; n = 5 here
+        adversaries=(),  # the search adds the crash itself
     ),
 ]
 
