@@ -234,7 +234,7 @@ def test_forged_and_malformed_messages_are_rejected_without_crashing_a_replica()
         (0, Signed(0, Propose(0, 1, d, value, ()), b"\x00" * 8)),  # forged signature
         (3, keys.sign(1, Accepted(0, 1, d, 1))),  # relayed
         (3, keys.sign(3, Commit(0, 1, "x", 3))),  # malformed
-        (1, keys.sign(1, Suspect("1", 1))),
+        (1, keys.sign(1, Suspect("1", 1, 1))),
         (3, keys.sign(3, Query(1, 1))),  # view 1 is led by replica 1
         (3, Pull("one")),
         (3, Decided(1, value, (keys.sign(3, Accepted(0, 1, d, 3)),))),  # one accept only
@@ -267,3 +267,38 @@ def test_a_run_is_byte_identical_under_any_hash_seed() -> None:
     assert len({digest_in_fresh_process(run_args, seed) for seed in ("1", "2")}) == 1
     first = run(scenario.load(str(CEX))).digest
     assert run(scenario.load(str(CEX))).digest == first
+
+
+# -- implementation liveness bugs found by 'bft check fab-view-change' ----------------------
+
+LAGGING = Path(__file__).resolve().parent / "regressions" / "fab-lagging-replica.toml"
+LATE = Path(__file__).resolve().parent / "regressions" / "fab-late-catch-up.toml"
+
+
+@pytest.mark.parametrize("path", [LAGGING, LATE], ids=["lagging-replica", "late-catch-up"])
+@pytest.mark.parametrize("protocol", ["fab", "fab-fixed"])
+def test_a_replica_that_fell_behind_before_gst_catches_up(path: Path, protocol: str) -> None:
+    """Both schedules stay within f = 1 and are not the published bug: before the fix
+    both variants missed a deadline (a request never answered; one answered 15 rounds
+    late). A lagging replica now learns the decided slots from SUSPECT and QUERY traffic."""
+    loaded = scenario.with_overrides(scenario.load(str(path)), protocol=protocol)
+    result = run(loaded)
+    assert result.beyond_bound is None and len(result.record.corrupted) == 1
+    assert result.ok, {k: v.witness for k, v in result.verdicts.items() if not v.holds}
+    assert result.metrics["committed"] == 8
+
+
+def test_a_lagging_replica_is_sent_the_decisions_its_suspect_shows_it_lacks() -> None:
+    engine = _engine()
+    keys = engine.keys
+    ahead = engine.nodes[1]
+    engine.round = 3
+    value = (keys.sign(4, Request(Operation(4, 0, 7))),)
+    certificate = tuple(keys.sign(r, Accepted(0, 1, value_digest(value), r)) for r in range(4))
+    ahead.decisions[1], ahead.slot = (value, certificate), 2
+    ahead.on_round(engine.ctxs[1], [(3, keys.sign(3, Suspect(1, 3, 1)))])
+    decided = [m for _, dst, m in engine.out if dst == 3 and isinstance(m, Decided)]
+    assert decided == [Decided(1, value, certificate)]
+    engine.out.clear()
+    ahead.on_round(engine.ctxs[1], [(0, keys.sign(0, Suspect(2, 0, 2)))])  # not behind
+    assert not [m for _, _, m in engine.out if isinstance(m, Decided)]

@@ -12,7 +12,9 @@ per log position (``slot``); a value is a batch of signed client requests.
 * ``Commit`` (acceptor -> all): I hold a commit proof (``commit_quorum`` =
   ceil((n+f+1)/2) matching ``Accepted``) for the value I accepted (the parameterised
   protocol's second phase); ``commit_quorum`` of them let a learner learn.
-* ``Suspect`` (replica -> all): I give up on the leader; move to ``view``.
+* ``Suspect`` (replica -> all): I give up on the leader; move to ``view``. It
+  names the sender's first unlearned slot, so a replica that learned more
+  sends it the decisions it lacks (``Decided``).
 * ``Query`` (new leader -> acceptors) and ``Rep`` (acceptor -> leader): the
   acceptor's accepted digest for the slot, the view it accepted it in, its
   commit proof, the value, and the signed ``Propose`` it accepted (used as
@@ -70,6 +72,7 @@ class Commit:
 class Suspect:
     view: int
     replica: int
+    slot: int  # the sender's first slot not learned: a replica that learned it answers
 
     KIND = "suspect"
 

@@ -34,7 +34,14 @@ acceptor can check it. From view 1 on every slot starts with a QUERY.
 Timeouts double after each failed view (capped at 2^``max_backoff``) and reset
 when a slot is learned. A replica that sees traffic for a later slot asks the
 sender for the decisions it lacks (PULL, answered by DECIDED with the
-certificate that decided each slot).
+certificate that decided each slot). Catching up does not wait for such
+traffic: a SUSPECT names its sender's first unlearned slot and a replica that
+learned it answers with DECIDED; a replica that learned the slot a QUERY asks
+about sends the leader DECIDED instead of a REP; and a learner keeps a
+proposed value even from a view it is not in, since the ACCEPTEDs that decide
+it carry only the digest. (Without these, a replica cut off before GST while
+the others decided, or a leader querying replicas that had moved on, stalled:
+both found by ``bft check fab-view-change``, tests/regressions/fab-*.toml.)
 
 ``corrected`` picks the rule: published FaB's (``fab``) or the corrected,
 highest-view rule (``fab-fixed``).
@@ -120,6 +127,7 @@ class Replica(Node):
         self.asked: tuple[int, int] | None = None  # (view, slot) queried
         self.proposed: tuple[int, int] | None = None
         self.query: tuple[int, int] | None = None  # the latest QUERY received
+        self.served: tuple[int, int] | None = None  # the QUERY last answered
         # service
         self.pending: dict[int, Signed] = {}
         self.last_ts: dict[int, int] = {}
@@ -205,7 +213,7 @@ class Replica(Node):
             self.timer = ctx.round + self._timeout()
 
     def _suspect(self, ctx: Context, view: int) -> None:
-        signed = ctx.sign(Suspect(view, self.me))
+        signed = ctx.sign(Suspect(view, self.me, self.slot))
         ctx.multicast(self.others, signed)
         ctx.tally("fab-view-change-messages", self.n - 1)
         self.suspects[self.me] = view
@@ -220,6 +228,8 @@ class Replica(Node):
             if self._started() or not self.pending:
                 self.resend = None
                 return
+            if self.my_suspect.payload.slot != self.slot:  # learned since: say where I am
+                self.my_suspect = ctx.sign(Suspect(self.view, self.me, self.slot))
             ctx.multicast(self.others, self.my_suspect)
             ctx.tally("fab-view-change-messages", self.n - 1)
             self.resend = ctx.round + self.base_timeout
@@ -229,13 +239,12 @@ class Replica(Node):
         self.timer = None
         self._arm(ctx)
         self.reps = {}
-        if self.query == (view, self.slot):
-            self._answer_query(ctx)
+        self._serve_query(ctx)
 
     def _on_suspect(self, ctx: Context, src: int, msg: Signed) -> None:
         s = msg.payload
         if (
-            not (is_int(s.view) and is_int(s.replica))
+            not (is_int(s.view) and is_int(s.replica) and is_int(s.slot))
             or s.replica != msg.signer
             or src != s.replica
         ):
@@ -244,6 +253,8 @@ class Replica(Node):
         if not 0 <= src < self.n or src == self.me or not ctx.verify(msg):
             ctx.reject(src, msg, "suspect with an invalid signature or sender")
             return
+        if s.slot < self.slot:
+            self._send_decisions(ctx, src, s.slot)  # it lags (maybe for good): let it learn
         if s.view <= self.suspects.get(src, 0):
             return
         self.suspects[src] = s.view
@@ -337,11 +348,25 @@ class Replica(Node):
         self.query = (qy.view, qy.slot)
         if qy.slot > self.slot:
             self._pull(ctx, src)
-        if qy.view == self.view and qy.slot == self.slot:
+        self._serve_query(ctx)
+
+    def _serve_query(self, ctx: Context) -> None:
+        """Answer the latest QUERY once in its view: with my REP at its slot, or with the
+        decision the leader lacks if I learned its slot since the QUERY came."""
+        if self.query is None or self.query[0] != self.view or self.served == self.query:
+            return
+        view, slot = self.query
+        if slot == self.slot:
             self._answer_query(ctx)
+        elif slot < self.slot:
+            self.served = self.query
+            leader = self.q.leader(view)
+            if leader != self.me:
+                self._send_decisions(ctx, leader, slot)
 
     def _answer_query(self, ctx: Context) -> None:
         view, slot = self.view, self.slot
+        self.served = (view, slot)
         acc = self.acc
         if acc is None:
             rep = Rep(view, slot, NONE, -1, self.me, (), (), None)
@@ -384,16 +409,19 @@ class Replica(Node):
         if p.slot > self.slot:
             self._later(ctx, src, msg)
             return
-        if p.slot < self.slot or p.view < self.view:
-            return  # decided, or a view already left
+        if p.slot < self.slot:
+            return  # decided
         if not ctx.verify(msg):
             ctx.reject(src, msg, "propose with an invalid signature")
             return
         if not self._value_ok(ctx, p.value) or value_digest(p.value) != p.digest:
             ctx.reject(src, msg, "propose with a malformed value or a wrong digest")
             return
-        if p.view > self.view:
-            return  # not in that view (yet): the leader's timer will tell
+        # a learner keeps the value even from a view it is not in: a quorum of ACCEPTED or
+        # COMMIT for it may still come, and only the digest travels in those
+        self.values.setdefault(p.digest, p.value)
+        if p.view != self.view:
+            return  # a view already left, or not entered (yet): the timers will tell
         if self.acc_view >= p.view:
             if self.acc is not None and self.acc.payload.digest != p.digest:
                 ctx.reject(src, msg, f"a second proposal in view {p.view}")
@@ -510,8 +538,7 @@ class Replica(Node):
         self.failures = 0
         self.timer = None
         self._arm(ctx)
-        if self.query == (self.view, self.slot):
-            self._answer_query(ctx)
+        self._serve_query(ctx)
         later, self.later = self.later, []
         for src, msg in later:
             self._dispatch(ctx, src, msg)
