@@ -1,21 +1,39 @@
-"""Sweep throughput: serial vs 2 local processes (and Dask), and the cost of storing each run.
+"""Sweep speed-up on 2 cores, paired with a CPU-burn control measured in the same run.
 
-Runs one sweep (OM(3) with 12 generals, about 25 ms a run, so per-task
-overhead is visible but not dominant) with each executor, interleaved, and
-reports runs per second with the serial run as the baseline. Target on 2
-cores: at least 1.7x with 2 processes. A control row measures, in the same
-run, the speed-up of a pure CPU burn on 2 processes: when other work
-occupies the cores it falls below 2 and the sweep's speed-up with it. The Dask case (a LocalCluster with 2
-single-threaded worker processes, started outside the timing) is included
-when Dask is installed and ``quick`` is off; on one machine it is expected
-to gain little, since Dask is for more machines.
+The question: how much of what 2 processes can give does ``run_sweep(jobs=2)``
+get? Each repeat measures, back to back, (a) a control, a pure-CPU function
+(a tight integer loop, no memory traffic, no results) run serially and then
+split over 2 freshly forked processes, and (b) the sweep with ``jobs=1`` and
+with ``jobs=2``, both storing every run in an SQLite file as ``bft bench
+--db`` does. The control's speed-up is what the machine offers at that
+moment (below 2 when other work occupies the cores); the figure of merit is
+the sweep's speed-up divided by the control's, per repeat, median over
+repeats. Target: at least 0.9.
 
-    python benchmarks/bench_sweep.py            # full
-    python benchmarks/bench_sweep.py --quick    # a few seconds
+The parallel sweep's time is also taken apart, to show where it loses:
+
+* run-time inflation: the runs' own summed time with 2 workers over the
+  same with 1 (two Python processes on two cores share caches and memory
+  bandwidth; the executor cannot remove this, only not add to it);
+* the parent's CPU time: decoding the workers' rows and storing them;
+* idle worker time: 2 x wall time minus the summed run time, i.e. start-up,
+  task hand-off, result transfer and the tail where one worker has nothing
+  left to do.
+
+Workload: one sweep of OM(3) with 12 generals (about 15-25 ms a run) x {none,
+a random liar} x 60 seeds = 120 runs (quick: 20 seeds). The Dask case (a
+LocalCluster with 2 single-threaded worker processes, started outside the
+timing) is included when Dask is installed and ``quick`` is off; on one
+machine it is expected to gain little, since Dask is for more machines.
+
+    python benchmarks/bench_sweep.py            # full: 5 paired repeats, about a minute
+    python benchmarks/bench_sweep.py --quick    # 1 repeat, a few seconds
+    python benchmarks/bench_sweep.py --repeats=9 --no-dask
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import sys
@@ -39,95 +57,177 @@ def _sweep(seeds: int) -> bench.Sweep:
     )
 
 
-def _control(tasks: int = 8, n: int = 5_000_000) -> float:
-    """Speed-up of a pure CPU burn on 2 processes: what the machine offers right now."""
-    from concurrent.futures import ProcessPoolExecutor
+# -- the control ------------------------------------------------------------------------
 
-    work = [range(n)] * tasks
+
+def burn(loops: int) -> int:
+    """Pure CPU: an integer loop in the interpreter (no allocation beyond small ints)."""
+    total = 0
+    for i in range(loops):
+        total += i & 7
+    return total
+
+
+def _burn_in_child(loops: int, conn: object) -> None:
+    conn.send(burn(loops))  # type: ignore[attr-defined]
+
+
+def control(seconds: float, calibration: float) -> tuple[float, float]:
+    """(serial time, time on 2 fresh forked processes) for about ``seconds`` of burning;
+    ``calibration`` is loops per second, measured once."""
+    loops = int(seconds * calibration)
     start = time.perf_counter()
-    for item in work:
-        sum(item)
+    burn(loops)
+    burn(loops)
     serial = time.perf_counter() - start
+    ctx = multiprocessing.get_context("fork")
     start = time.perf_counter()
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(sum, work))
-    return serial / (time.perf_counter() - start)
+    pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
+    procs = [ctx.Process(target=_burn_in_child, args=(loops, w)) for _, w in pipes]
+    for p in procs:
+        p.start()
+    for r, _ in pipes:
+        r.recv()
+    for p in procs:
+        p.join()
+    return serial, time.perf_counter() - start
 
 
-def _rate(sweep: bench.Sweep, **kwargs: object) -> float:
+def _calibrate() -> float:
+    loops = 200_000
     start = time.perf_counter()
-    result = bench.run_sweep(sweep, progress=False, **kwargs)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - start
-    return (result.ran + result.reused) / elapsed
+    burn(loops)
+    return loops / (time.perf_counter() - start)
 
 
-def run(quick: bool = False) -> list[dict]:
+# -- the sweep --------------------------------------------------------------------------
+
+
+def timed_sweep(sweep: bench.Sweep, db: str, jobs: int) -> dict[str, float]:
+    """Wall time, parent CPU time and the runs' summed time of one sweep from empty."""
+    cpu = time.process_time()
+    start = time.perf_counter()
+    result = bench.run_sweep(sweep, jobs=jobs, db=db, version="bench", progress=False)
+    wall = time.perf_counter() - start
+    assert result.ran == sweep.runs and not getattr(result, "failures", None)
+    return {
+        "wall": wall,
+        "parent_cpu": time.process_time() - cpu,
+        "runs": sum(r.seconds for r in result.rows),
+    }
+
+
+def _dask_rate(sweep: bench.Sweep, repeats: int) -> list[float] | None:
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return None
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = bench.run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
+            rates.append(result.ran / (time.perf_counter() - start))
+        return rates
+    finally:
+        cluster.close()
+
+
+def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True) -> list[dict]:
     seeds = 20 if quick else 60
-    repeats = 1 if quick else 3
+    repeats = repeats or (1 if quick else 5)
     sweep = _sweep(seeds)
     runs = sweep.runs
     load = os.getloadavg()[0]
-    samples: dict[str, list[float]] = {"serial": [], "2 processes": [], "serial + SQLite": []}
-    control: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(repeats):
-            samples["serial"].append(_rate(sweep))
-            samples["2 processes"].append(_rate(sweep, jobs=2))
-            db = str(Path(tmp) / f"runs{i}.sqlite")
-            samples["serial + SQLite"].append(_rate(sweep, db=db))
-            control.append(_control())
-    cluster = None
-    if not quick:
-        try:
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            samples["Dask LocalCluster, 2 workers"] = [
-                _rate(sweep, scheduler=cluster.scheduler_address) for _ in range(repeats)
-            ]
-        except ImportError:
-            pass
-        finally:
-            if cluster is not None:
-                cluster.close()
-    base = statistics.median(samples["serial"])
-    rows = [
-        {
-            "benchmark": "sweep",
-            "case": "1-minute load average before the run (2 cores; above 2, others compete)",
-            "value": round(load, 2),
-            "unit": "processes",
-            "baseline": None,
-            "ratio": None,
-        },
-        {
-            "benchmark": "sweep",
-            "case": "control: pure CPU burn, 2 processes vs serial (the machine's parallelism now)",
-            "value": round(statistics.median(control), 2),
-            "unit": "x",
-            "baseline": None,
-            "ratio": None,
-        },
-    ]
-    for case, values in samples.items():
-        value = statistics.median(values)
-        is_base = case == "serial"
-        rows.append(
-            {
-                "benchmark": "sweep",
-                "case": f"{case} ({runs} runs of OM(3), n=12)",
-                "value": round(value, 1),
-                "unit": "runs/s",
-                "baseline": None if is_base else round(base, 1),
-                "ratio": None if is_base else round(value / base, 2),
-            }
+    calibration = _calibrate()
+    samples: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "control",
+            "speedup",
+            "efficiency",
+            "serial",
+            "parallel",
+            "inflation",
+            "parent",
+            "idle",
         )
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bench.run_sweep(_sweep(2), progress=False)  # warm caches and imports
+        for i in range(repeats):
+            one = timed_sweep(sweep, str(Path(tmp) / f"serial{i}.sqlite"), 1)
+            cs, cp = control(one["wall"] / 2, calibration)
+            two = timed_sweep(sweep, str(Path(tmp) / f"jobs2-{i}.sqlite"), 2)
+            samples["control"].append(cs / cp)
+            samples["speedup"].append(one["wall"] / two["wall"])
+            samples["efficiency"].append(samples["speedup"][-1] / samples["control"][-1])
+            samples["serial"].append(runs / one["wall"])
+            samples["parallel"].append(runs / two["wall"])
+            samples["inflation"].append(two["runs"] / one["runs"])
+            samples["parent"].append(two["parent_cpu"] / two["wall"])
+            samples["idle"].append(1 - two["runs"] / (2 * two["wall"]))
+    dask = _dask_rate(sweep, repeats) if with_dask and not quick else None
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    what = f"{runs} runs of OM(3), n=12, --db"
+
+    def row(case: str, value: float, unit: str, baseline=None, ratio=None) -> dict:
+        return {
+            "benchmark": "sweep",
+            "case": case,
+            "value": value,
+            "unit": unit,
+            "baseline": baseline,
+            "ratio": ratio,
+        }
+
+    rows = [
+        row("1-minute load average before the run (2 cores)", round(load, 2), "processes"),
+        row("control: CPU burn, 2 fresh processes vs serial", round(med["control"], 2), "x"),
+        row(f"serial ({what})", round(med["serial"], 1), "runs/s"),
+        row(
+            f"--jobs 2 ({what})",
+            round(med["parallel"], 1),
+            "runs/s",
+            round(med["serial"], 1),
+            round(med["speedup"], 2),
+        ),
+        row(
+            "sweep speed-up / control speed-up, per repeat (target >= 0.9)",
+            round(med["efficiency"], 3),
+            "x",
+        ),
+        row(
+            "--jobs 2: runs' summed time / serial's (run-time inflation)",
+            round(med["inflation"], 3),
+            "x",
+        ),
+        row("--jobs 2: parent CPU time / wall time", round(med["parent"], 3), "share"),
+        row("--jobs 2: idle worker time / 2 x wall time", round(med["idle"], 3), "share"),
+    ]
+    if dask:
+        value = statistics.median(dask)
+        rows.append(
+            row(
+                f"Dask LocalCluster, 2 workers ({runs} runs)",
+                round(value, 1),
+                "runs/s",
+                round(med["serial"], 1),
+                round(value / med["serial"], 2),
+            )
+        )
+    if not quick:
+        spread = ", ".join(f"{e:.2f}" for e in samples["efficiency"])
+        rows.append(row(f"efficiency per repeat: {spread}", len(samples["efficiency"]), "repeats"))
     return rows
 
 
 if __name__ == "__main__":
     from tabulate import tabulate
 
-    print(tabulate(run(quick="--quick" in sys.argv), headers="keys"))
+    count = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--repeats=")), None)
+    rows = run(quick="--quick" in sys.argv, repeats=count, with_dask="--no-dask" not in sys.argv)
+    print(tabulate(rows, headers="keys"))

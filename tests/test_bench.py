@@ -431,6 +431,8 @@ def test_unavailable_entries_are_named_on_stderr(tmp_path, capsys) -> None:
         (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "inf"], "--scheduler-timeout 'inf': expected a number"),
         (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "0"], "above 0 and at most 3600"),
         (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "soon"], "expected seconds"),
+        (["byzantine-generals", "--db", ""], "--db is empty: give a file name"),
+        (["byzantine-generals", "--code-version", " "], "--code-version is empty"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv: list[str], message: str) -> None:

@@ -469,6 +469,23 @@ def aggregate(cell: Cell, rows: Sequence[RunRow], error: str | None) -> CellResu
     )
 
 
+STORED = ("ok", "failed")  # statuses a store keeps: what re-running would give again
+
+
+def _stored_form(
+    planned: tuple[Cell, int, str], version: str, row: Row
+) -> tuple[str, dict[str, Any], Row]:
+    cell, seed, key = planned
+    where = {
+        "scenario": cell.scenario.name,
+        "protocol": cell.protocol_name,
+        "seed": seed,
+        "code_version": version,
+        "config": cell.config or {},
+    }
+    return key, where, row
+
+
 def _stale(row: Row, cell: Cell, seed: int, version: str) -> bool:
     """A stored row whose own record disagrees with the key it is stored under."""
     return row["seed"] != seed or row["code_version"] != version or row["config"] != cell.config
@@ -536,19 +553,12 @@ def run_sweep(
                     source = serial(tasks)
                 try:
                     for chunk in source:
-                        keep = []
-                        for task, row in chunk:
-                            rows[task] = row
-                            if row["status"] in ("ok", "failed"):
-                                cell, seed, key = plan[task]
-                                where = {
-                                    "scenario": cell.scenario.name,
-                                    "protocol": cell.protocol_name,
-                                    "seed": seed,
-                                    "code_version": version,
-                                    "config": cell.config or {},
-                                }
-                                keep.append((key, where, row))
+                        rows.update(chunk)
+                        keep = [
+                            _stored_form(plan[task], version, row)
+                            for task, row in chunk
+                            if row["status"] in STORED
+                        ]
                         store.put_many(keep)
                         ran += len(keep)
                         bar.advance(len(chunk))

@@ -5,11 +5,12 @@ where the platform has it: the task table, every imported module and every
 registered protocol are inherited, so nothing is imported or pickled again
 (with ``spawn`` the table is pickled once per worker). A worker holds the
 whole table and receives only lists of task indices over its own pipe; it
-answers each list with ``[(index, row), ...]``. The parent keeps one batch
-in flight per worker and sends a worker its next batch as soon as its answer
-arrives, before the answer is stored, so workers never wait for the parent's
-SQLite writes. There are no helper threads in the parent: it waits on the
-pipes and on the workers' exit sentinels together.
+answers each list with ``[(index, row), ...]``. The parent keeps two
+batches in flight per worker (the one it runs and the next, waiting in the
+pipe), so a worker goes on at once, without waiting for the parent to be
+scheduled, to read its answer or to store it; the messages are a few bytes
+each, so the pipe never fills. There are no helper threads in the parent: it
+waits on the pipes and on the workers' exit sentinels together.
 
 Dying with the parent. A worker asks the Linux kernel to SIGKILL it when its
 parent dies (``prctl(PR_SET_PDEATHSIG)``), then checks that the parent has
@@ -21,10 +22,10 @@ group; the parent decides) and die on SIGTERM. ``close`` kills them all and
 waits for them; the parent calls it on every way out, interrupts included.
 
 A worker that dies (``os._exit`` in node code, a segfault, the OOM killer)
-is replaced. The runs of its batch are retried one per batch, so a run that
-kills a worker is isolated; that run is reported as ``lost`` with the way
-the worker ended (the caller does not store it: the cause may lie outside
-the run).
+is replaced. The runs of the batch it was running are retried one per
+batch, so a run that kills a worker is isolated; that run is reported as
+``lost`` with the way the worker ended (the caller does not store it: the
+cause may lie outside the run). The batch waiting behind it is sent again.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+AHEAD = 2  # batches in flight per worker: the one it runs and the next
 WATCH_INTERVAL = 0.2  # seconds between parent checks where prctl is not available
 JOIN_TIMEOUT = 5.0
 
@@ -124,10 +126,10 @@ class _Worker:
         )
         self.proc.start()
         child.close()
-        self.batch: list[int] | None = None
+        self.batches: deque[list[int]] = deque()  # sent, not answered; the first one runs
 
     def send(self, batch: list[int]) -> bool:
-        self.batch = batch
+        self.batches.append(batch)
         try:
             self.conn.send(batch)
         except OSError:  # it died; the sentinel says so next
@@ -179,26 +181,18 @@ class Workers:
             self.close(kill=True)
             raise
 
-    @property
-    def pids(self) -> list[int]:
-        return [w.proc.pid for w in self.workers if w.proc.pid is not None]
-
     def run(self, batches: Batches) -> Iterator[list[tuple[int, Row]]]:
         """Yield the rows of each batch as it finishes (in any order)."""
         retry: deque[list[int]] = deque()
 
         def feed(worker: _Worker) -> None:
-            worker.batch = None
-            if retry:
-                worker.send(retry.popleft())
-            elif batches:
-                worker.send(batches.next())
+            while len(worker.batches) < AHEAD and (retry or batches):
+                worker.send(retry.popleft() if retry else batches.next())
 
         while True:
             for worker in self.workers:
-                if worker.batch is None:
-                    feed(worker)
-            busy = [w for w in self.workers if w.batch is not None]
+                feed(worker)
+            busy = [w for w in self.workers if w.batches]
             if not busy:
                 return
             ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
@@ -206,23 +200,29 @@ class Workers:
                 if worker.conn not in ready and worker.proc.sentinel not in ready:
                     continue
                 try:
+                    # An answer, or the end of the pipe; a worker that ended without closing
+                    # it (a process it started holds it open) has its sentinel ready instead.
+                    if not worker.conn.poll():
+                        raise EOFError
                     rows = worker.conn.recv()
                 except (EOFError, OSError):
                     yield from self._replace(worker, retry)
                     continue
+                worker.batches.popleft()
                 batches.observe(rows)
-                feed(worker)  # before the rows are stored: the worker goes on at once
+                feed(worker)
                 yield rows
 
     def _replace(self, worker: _Worker, retry: deque[list[int]]) -> Iterator[list[tuple[int, Row]]]:
-        batch = worker.batch or []
+        running, *waiting = worker.batches or [[]]
         how = worker.ended()
         worker.reap()
         self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.table, self.run_item)
-        if len(batch) > 1:
-            retry.extend([index] for index in batch)  # find the run that kills its worker
-        elif batch:
-            yield [(batch[0], {"status": "lost", "reason": f"{how} during this run"})]
+        retry.extendleft(reversed(waiting))
+        if len(running) > 1:
+            retry.extend([index] for index in running)  # find the run that kills its worker
+        elif running:
+            yield [(running[0], {"status": "lost", "reason": f"{how} during this run"})]
 
     def close(self, kill: bool = False) -> None:
         """Stop every worker (``kill``: at once, mid-run) and wait until each has ended."""

@@ -193,6 +193,12 @@ def check_options(args: argparse.Namespace) -> float:
             f"--metrics does nothing with --format {args.fmt} (it carries every metric) "
             "unless --plot FILE is given; drop --metrics or add --plot FILE"
         )
+    for option, value, what in (
+        ("--db", args.db, "a file name"),
+        ("--code-version", args.code_version, "a version text"),
+    ):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{option} is empty: give {what} or leave the option out")
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1 (got {args.jobs})")
     if args.scheduler and args.jobs > 1:
