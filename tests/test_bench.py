@@ -522,3 +522,20 @@ def test_batches_grow_to_the_target_duration_from_measured_run_times() -> None:
         assert size <= max(1, -(-left // 4))
         left -= size
     assert sizes[-3:] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("seeds = 100000000000", "field 'seeds' 100000000000: 100,000,000,000 runs, more than"),
+        ('seeds = "0..2000000"', "field 'seeds' 0..2000000: 2,000,001 runs, more than"),
+        ("rounds = 100000000000", "field 'rounds' 100,000,000,000: more than the 1,000,000 rounds"),
+    ],
+)
+def test_sizes_in_a_sweep_file_are_bounded_too(tmp_path, capsys, field: str, message: str) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(f'scenario = "byzantine-generals"\nprotocols = ["om"]\n{field}\n')
+    assert main(["bench", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bft: error: ") and err.count("\n") == 1
+    assert message in err
