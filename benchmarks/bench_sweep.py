@@ -1,14 +1,17 @@
 """Sweep speed-up on 2 cores, paired with a CPU-burn control measured in the same run.
 
 The question: how much of what 2 processes can give does ``run_sweep(jobs=2)``
-get? Each repeat measures, back to back, (a) a control, a pure-CPU function
-(a tight integer loop, no memory traffic, no results) run serially and then
-split over 2 freshly forked processes, and (b) the sweep with ``jobs=1`` and
-with ``jobs=2``, both storing every run in an SQLite file as ``bft bench
---db`` does. The control's speed-up is what the machine offers at that
-moment (below 2 when other work occupies the cores); the figure of merit is
-the sweep's speed-up divided by the control's, per repeat, median over
-repeats. Target: at least 0.9.
+get? Each repeat measures, back to back: a control, a pure-CPU function (a
+tight integer loop: no memory traffic, no results) run twice in this process
+and then once in each of 2 freshly forked processes, sized to take as long
+as the serial sweep; and the sweep with ``jobs=1`` and with ``jobs=2``, both
+storing every run in an SQLite file as ``bft bench --db`` does. The order is
+serial control, serial sweep, parallel control, parallel sweep (reversed in
+odd repeats), so a change in load hits both members of a pair alike. The
+control's speed-up is what the machine offers at that moment (below 2 when
+other work occupies the cores); the figure of merit is the sweep's speed-up
+divided by the control's: the median over repeats, and the same from the
+times summed over all repeats. Target: at least 0.9.
 
 The parallel sweep's time is also taken apart, to show where it loses:
 
@@ -72,14 +75,16 @@ def _burn_in_child(loops: int, conn: object) -> None:
     conn.send(burn(loops))  # type: ignore[attr-defined]
 
 
-def control(seconds: float, calibration: float) -> tuple[float, float]:
-    """(serial time, time on 2 fresh forked processes) for about ``seconds`` of burning;
-    ``calibration`` is loops per second, measured once."""
-    loops = int(seconds * calibration)
+def control_serial(loops: int) -> float:
+    """Seconds to burn ``loops`` twice in this process."""
     start = time.perf_counter()
     burn(loops)
     burn(loops)
-    serial = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def control_parallel(loops: int) -> float:
+    """Seconds to burn ``loops`` once in each of 2 freshly forked processes."""
     ctx = multiprocessing.get_context("fork")
     start = time.perf_counter()
     pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
@@ -90,7 +95,7 @@ def control(seconds: float, calibration: float) -> tuple[float, float]:
         r.recv()
     for p in procs:
         p.join()
-    return serial, time.perf_counter() - start
+    return time.perf_counter() - start
 
 
 def _calibrate() -> float:
@@ -156,13 +161,29 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
             "idle",
         )
     }
+    totals = {"control 1": 0.0, "control 2": 0.0, "sweep 1": 0.0, "sweep 2": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
-        bench.run_sweep(_sweep(2), progress=False)  # warm caches and imports
+        # Warm caches and imports; size the control like the serial sweep.
+        loops = int(timed_sweep(sweep, str(Path(tmp) / "warm.sqlite"), 1)["wall"] * calibration / 2)
         for i in range(repeats):
-            one = timed_sweep(sweep, str(Path(tmp) / f"serial{i}.sqlite"), 1)
-            cs, cp = control(one["wall"] / 2, calibration)
-            two = timed_sweep(sweep, str(Path(tmp) / f"jobs2-{i}.sqlite"), 2)
-            samples["control"].append(cs / cp)
+            # Each repeat: serial control and sweep, then parallel control and sweep, back to
+            # back, so a change in load hits a pair alike; odd repeats run in reverse order.
+            steps = ["control 1", "sweep 1", "control 2", "sweep 2"]
+            times: dict[str, float] = {}
+            sweeps: dict[str, dict[str, float]] = {}
+            for step in steps if i % 2 == 0 else steps[::-1]:
+                if step == "control 1":
+                    times[step] = control_serial(loops)
+                elif step == "control 2":
+                    times[step] = control_parallel(loops)
+                else:
+                    jobs = int(step[-1])
+                    sweeps[step] = timed_sweep(sweep, str(Path(tmp) / f"{i}-{jobs}.sqlite"), jobs)
+                    times[step] = sweeps[step]["wall"]
+            for step, value in times.items():
+                totals[step] += value
+            one, two = sweeps["sweep 1"], sweeps["sweep 2"]
+            samples["control"].append(times["control 1"] / times["control 2"])
             samples["speedup"].append(one["wall"] / two["wall"])
             samples["efficiency"].append(samples["speedup"][-1] / samples["control"][-1])
             samples["serial"].append(runs / one["wall"])
@@ -170,6 +191,7 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
             samples["inflation"].append(two["runs"] / one["runs"])
             samples["parent"].append(two["parent_cpu"] / two["wall"])
             samples["idle"].append(1 - two["runs"] / (2 * two["wall"]))
+    pooled = (totals["sweep 1"] / totals["sweep 2"]) / (totals["control 1"] / totals["control 2"])
     dask = _dask_rate(sweep, repeats) if with_dask and not quick else None
     med = {k: statistics.median(v) for k, v in samples.items()}
     what = f"{runs} runs of OM(3), n=12, --db"
@@ -196,10 +218,11 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
             round(med["speedup"], 2),
         ),
         row(
-            "sweep speed-up / control speed-up, per repeat (target >= 0.9)",
+            "sweep speed-up / control speed-up, median per repeat (target >= 0.9)",
             round(med["efficiency"], 3),
             "x",
         ),
+        row("sweep speed-up / control speed-up, summed times", round(pooled, 3), "x"),
         row(
             "--jobs 2: runs' summed time / serial's (run-time inflation)",
             round(med["inflation"], 3),
@@ -220,8 +243,10 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
             )
         )
     if not quick:
-        spread = ", ".join(f"{e:.2f}" for e in samples["efficiency"])
-        rows.append(row(f"efficiency per repeat: {spread}", len(samples["efficiency"]), "repeats"))
+        pairs = ", ".join(
+            f"{c:.2f}/{p:.2f}" for c, p in zip(samples["control"], samples["speedup"], strict=True)
+        )
+        rows.append(row(f"per repeat, control/sweep speed-up: {pairs}", repeats, "repeats"))
     return rows
 
 
