@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -141,60 +142,97 @@ def _dask_rate(sweep: bench.Sweep, repeats: int) -> list[float] | None:
         cluster.close()
 
 
+CLEAN = 0.05  # a repeat is clean when others used under 5% of the machine in each step
+
+
+def _cpu_clock() -> tuple[float, float, float] | None:
+    """(CPU seconds busy on the whole machine, CPU seconds of this process and its reaped
+    children, wall seconds) now; None where /proc/stat is missing."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, first[1:9])
+    ticks = os.sysconf("SC_CLK_TCK")
+    mine = sum(
+        r.ru_utime + r.ru_stime
+        for r in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    busy = (user + nice + system + irq + softirq + steal) / ticks
+    return busy, mine, time.perf_counter()
+
+
+def _foreign(before, after) -> float:  # noqa: ANN001 - two _cpu_clock() values
+    """The share of the machine's CPU that other processes used between two clocks."""
+    if before is None or after is None:
+        return 0.0
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others) / ((after[2] - before[2]) * (os.cpu_count() or 1))
+
+
+def _repeat(sweep: bench.Sweep, loops: int, tmp: str, i: int) -> dict[str, float]:
+    """One repeat: serial control and sweep, then parallel control and sweep, back to back
+    (reversed in odd repeats), so that a change in load hits both members of a pair alike."""
+    steps = ["control 1", "sweep 1", "control 2", "sweep 2"]
+    times: dict[str, float] = {}
+    sweeps: dict[str, dict[str, float]] = {}
+    foreign = 0.0
+    for step in steps if i % 2 == 0 else steps[::-1]:
+        before = _cpu_clock()
+        if step == "control 1":
+            times[step] = control_serial(loops)
+        elif step == "control 2":
+            times[step] = control_parallel(loops)
+        else:
+            jobs = int(step[-1])
+            sweeps[step] = timed_sweep(sweep, str(Path(tmp) / f"{i}-{jobs}.sqlite"), jobs)
+            times[step] = sweeps[step]["wall"]
+        foreign = max(foreign, _foreign(before, _cpu_clock()))
+    one, two = sweeps["sweep 1"], sweeps["sweep 2"]
+    return {
+        **times,
+        "foreign": foreign,
+        "control": times["control 1"] / times["control 2"],
+        "speedup": one["wall"] / two["wall"],
+        "efficiency": (one["wall"] / two["wall"]) / (times["control 1"] / times["control 2"]),
+        "serial": sweep.runs / one["wall"],
+        "parallel": sweep.runs / two["wall"],
+        "inflation": two["runs"] / one["runs"],
+        "parent": two["parent_cpu"] / two["wall"],
+        "idle": 1 - two["runs"] / (2 * two["wall"]),
+    }
+
+
 def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True) -> list[dict]:
     seeds = 20 if quick else 60
-    repeats = repeats or (1 if quick else 5)
+    repeats = repeats or (1 if quick else 8)
     sweep = _sweep(seeds)
     runs = sweep.runs
     load = os.getloadavg()[0]
     calibration = _calibrate()
-    samples: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "control",
-            "speedup",
-            "efficiency",
-            "serial",
-            "parallel",
-            "inflation",
-            "parent",
-            "idle",
-        )
-    }
-    totals = {"control 1": 0.0, "control 2": 0.0, "sweep 1": 0.0, "sweep 2": 0.0}
     with tempfile.TemporaryDirectory() as tmp:
         # Warm caches and imports; size the control like the serial sweep.
-        loops = int(timed_sweep(sweep, str(Path(tmp) / "warm.sqlite"), 1)["wall"] * calibration / 2)
-        for i in range(repeats):
-            # Each repeat: serial control and sweep, then parallel control and sweep, back to
-            # back, so a change in load hits a pair alike; odd repeats run in reverse order.
-            steps = ["control 1", "sweep 1", "control 2", "sweep 2"]
-            times: dict[str, float] = {}
-            sweeps: dict[str, dict[str, float]] = {}
-            for step in steps if i % 2 == 0 else steps[::-1]:
-                if step == "control 1":
-                    times[step] = control_serial(loops)
-                elif step == "control 2":
-                    times[step] = control_parallel(loops)
-                else:
-                    jobs = int(step[-1])
-                    sweeps[step] = timed_sweep(sweep, str(Path(tmp) / f"{i}-{jobs}.sqlite"), jobs)
-                    times[step] = sweeps[step]["wall"]
-            for step, value in times.items():
-                totals[step] += value
-            one, two = sweeps["sweep 1"], sweeps["sweep 2"]
-            samples["control"].append(times["control 1"] / times["control 2"])
-            samples["speedup"].append(one["wall"] / two["wall"])
-            samples["efficiency"].append(samples["speedup"][-1] / samples["control"][-1])
-            samples["serial"].append(runs / one["wall"])
-            samples["parallel"].append(runs / two["wall"])
-            samples["inflation"].append(two["runs"] / one["runs"])
-            samples["parent"].append(two["parent_cpu"] / two["wall"])
-            samples["idle"].append(1 - two["runs"] / (2 * two["wall"]))
-    pooled = (totals["sweep 1"] / totals["sweep 2"]) / (totals["control 1"] / totals["control 2"])
+        warm = timed_sweep(sweep, str(Path(tmp) / "warm.sqlite"), 1)["wall"]
+        loops = int(warm * calibration / 2)
+        done = [_repeat(sweep, loops, tmp, i) for i in range(repeats)]
+    clean = [r for r in done if r["foreign"] < CLEAN]
+    chosen = clean or done
+    med = {k: statistics.median(r[k] for r in chosen) for k in chosen[0]}
+
+    def total(step: str) -> float:
+        return sum(r[step] for r in chosen)
+
+    pooled = (total("sweep 1") / total("sweep 2")) / (total("control 1") / total("control 2"))
     dask = _dask_rate(sweep, repeats) if with_dask and not quick else None
-    med = {k: statistics.median(v) for k, v in samples.items()}
     what = f"{runs} runs of OM(3), n=12, --db"
+    which = (
+        f"{len(clean)} of {len(done)} repeats clean (others used < {CLEAN:.0%} of the CPU)"
+        if clean
+        else f"no clean repeat of {len(done)}: all shown"
+    )
 
     def row(case: str, value: float, unit: str, baseline=None, ratio=None) -> dict:
         return {
@@ -208,6 +246,7 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
 
     rows = [
         row("1-minute load average before the run (2 cores)", round(load, 2), "processes"),
+        row(f"repeats used: {which}", len(chosen), "repeats"),
         row("control: CPU burn, 2 fresh processes vs serial", round(med["control"], 2), "x"),
         row(f"serial ({what})", round(med["serial"], 1), "runs/s"),
         row(
@@ -244,9 +283,15 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
         )
     if not quick:
         pairs = ", ".join(
-            f"{c:.2f}/{p:.2f}" for c, p in zip(samples["control"], samples["speedup"], strict=True)
+            f"{r['control']:.2f}/{r['speedup']:.2f} ({r['foreign']:.0%})" for r in done
         )
-        rows.append(row(f"per repeat, control/sweep speed-up: {pairs}", repeats, "repeats"))
+        rows.append(
+            row(
+                f"per repeat, control/sweep speed-up (others' CPU share): {pairs}",
+                repeats,
+                "repeats",
+            )
+        )
     return rows
 
 
