@@ -2,9 +2,9 @@
 
 The question: how much of what 2 processes can give does ``run_sweep(jobs=2)``
 get? Each repeat measures, back to back: a control, a pure-CPU function (a
-tight integer loop: no memory traffic, no results) run twice in this process
-and then once in each of 2 freshly forked processes, sized to take as long
-as the serial sweep; and the sweep with ``jobs=1`` and with ``jobs=2``, both
+tight integer loop: no memory traffic, no results) run twice in one freshly
+forked process and then once in each of 2, sized to take as long as the
+serial sweep; and the sweep with ``jobs=1`` and with ``jobs=2``, both
 storing every run in an SQLite file as ``bft bench --db`` does. The order is
 serial control, serial sweep, parallel control, parallel sweep (reversed in
 odd repeats), so a change in load hits both members of a pair alike. The
@@ -72,24 +72,19 @@ def burn(loops: int) -> int:
     return total
 
 
-def _burn_in_child(loops: int, conn: object) -> None:
-    conn.send(burn(loops))  # type: ignore[attr-defined]
+def _burn_in_child(loops: int, times: int, conn: object) -> None:
+    for _ in range(times):
+        burn(loops)
+    conn.send(True)  # type: ignore[attr-defined]
 
 
-def control_serial(loops: int) -> float:
-    """Seconds to burn ``loops`` twice in this process."""
-    start = time.perf_counter()
-    burn(loops)
-    burn(loops)
-    return time.perf_counter() - start
-
-
-def control_parallel(loops: int) -> float:
-    """Seconds to burn ``loops`` once in each of 2 freshly forked processes."""
+def burn_in(processes: int, loops: int) -> float:
+    """Seconds to burn ``loops`` twice in all, split over ``processes`` freshly forked
+    processes (1: both in one). Both sides of the control fork, so only the count differs."""
     ctx = multiprocessing.get_context("fork")
     start = time.perf_counter()
-    pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
-    procs = [ctx.Process(target=_burn_in_child, args=(loops, w)) for _, w in pipes]
+    pipes = [ctx.Pipe(duplex=False) for _ in range(processes)]
+    procs = [ctx.Process(target=_burn_in_child, args=(loops, 2 // processes, w)) for _, w in pipes]
     for p in procs:
         p.start()
     for r, _ in pipes:
@@ -182,10 +177,8 @@ def _repeat(sweep: bench.Sweep, loops: int, tmp: str, i: int) -> dict[str, float
     foreign = 0.0
     for step in steps if i % 2 == 0 else steps[::-1]:
         before = _cpu_clock()
-        if step == "control 1":
-            times[step] = control_serial(loops)
-        elif step == "control 2":
-            times[step] = control_parallel(loops)
+        if step.startswith("control"):
+            times[step] = burn_in(int(step[-1]), loops)
         else:
             jobs = int(step[-1])
             sweeps[step] = timed_sweep(sweep, str(Path(tmp) / f"{i}-{jobs}.sqlite"), jobs)
@@ -247,7 +240,7 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
     rows = [
         row("1-minute load average before the run (2 cores)", round(load, 2), "processes"),
         row(f"repeats used: {which}", len(chosen), "repeats"),
-        row("control: CPU burn, 2 fresh processes vs serial", round(med["control"], 2), "x"),
+        row("control: CPU burn, 2 fresh processes vs 1", round(med["control"], 2), "x"),
         row(f"serial ({what})", round(med["serial"], 1), "runs/s"),
         row(
             f"--jobs 2 ({what})",
