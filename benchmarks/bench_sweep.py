@@ -23,13 +23,16 @@ The parallel sweep's time is also taken apart, to show where it loses:
   task hand-off, result transfer and the tail where one worker has nothing
   left to do.
 
-Workload: one sweep of OM(3) with 12 generals (about 15-25 ms a run) x {none,
-a random liar} x 60 seeds = 120 runs (quick: 20 seeds). The Dask case (a
+Workloads: OM(3) with 12 generals (about 15-25 ms a run) x {none, a random
+liar} x 60 seeds = 120 runs (quick: 20 seeds); and OM(1) with 4 generals
+(about 0.4 ms a run) x {none, a random liar, a crash} x 700 seeds = 2,100
+runs (quick: 200 seeds), where what the sweep does per run besides running
+it (keys, result transfer, storage in the parent) shows. The Dask case (a
 LocalCluster with 2 single-threaded worker processes, started outside the
 timing) is included when Dask is installed and ``quick`` is off; on one
 machine it is expected to gain little, since Dask is for more machines.
 
-    python benchmarks/bench_sweep.py            # full: 5 paired repeats, about a minute
+    python benchmarks/bench_sweep.py            # full: 8 paired repeats, about 2 minutes
     python benchmarks/bench_sweep.py --quick    # 1 repeat, a few seconds
     python benchmarks/bench_sweep.py --repeats=9 --no-dask
 """
@@ -52,11 +55,23 @@ from bft.bench.sweep import parse_adversary, parse_protocol  # noqa: E402
 from bft.run import scenario  # noqa: E402
 
 
-def _sweep(seeds: int) -> bench.Sweep:
+def _long(seeds: int) -> bench.Sweep:
+    """OM(3), n=12 x {none, a random liar}: about 15-25 ms a run."""
     return bench.build(
         scenario.load("byzantine-generals"),
         [parse_protocol("om:n=12,m=3")],
         [parse_adversary("none"), parse_adversary("traitor:strategy=random")],
+        range(seeds),
+    )
+
+
+def _short(seeds: int) -> bench.Sweep:
+    """OM(1), n=4 x {none, a random liar, a crash}: about 0.4 ms a run, so what the
+    sweep does per run besides running it (keys, transfer, storage) shows."""
+    return bench.build(
+        scenario.load("byzantine-generals"),
+        [parse_protocol("om")],
+        [parse_adversary(a) for a in ("none", "traitor:strategy=random", "crash:nodes=[1]")],
         range(seeds),
     )
 
@@ -199,13 +214,19 @@ def _repeat(sweep: bench.Sweep, loops: int, tmp: str, i: int) -> dict[str, float
     }
 
 
-def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True) -> list[dict]:
-    seeds = 20 if quick else 60
-    repeats = repeats or (1 if quick else 8)
-    sweep = _sweep(seeds)
-    runs = sweep.runs
-    load = os.getloadavg()[0]
-    calibration = _calibrate()
+def row(case: str, value: float, unit: str, baseline=None, ratio=None) -> dict:  # noqa: ANN001
+    return {
+        "benchmark": "sweep",
+        "case": case,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": ratio,
+    }
+
+
+def measure(name: str, sweep: bench.Sweep, repeats: int, calibration: float) -> list[dict]:
+    """The rows for one workload: ``repeats`` paired repeats, clean ones preferred."""
     with tempfile.TemporaryDirectory() as tmp:
         # Warm caches and imports; size the control like the serial sweep.
         warm = timed_sweep(sweep, str(Path(tmp) / "warm.sqlite"), 1)["wall"]
@@ -219,70 +240,58 @@ def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True)
         return sum(r[step] for r in chosen)
 
     pooled = (total("sweep 1") / total("sweep 2")) / (total("control 1") / total("control 2"))
-    dask = _dask_rate(sweep, repeats) if with_dask and not quick else None
-    what = f"{runs} runs of OM(3), n=12, --db"
     which = (
-        f"{len(clean)} of {len(done)} repeats clean (others used < {CLEAN:.0%} of the CPU)"
+        f"{len(clean)} of {len(done)} clean (others used < {CLEAN:.0%} of the CPU)"
         if clean
-        else f"no clean repeat of {len(done)}: all shown"
+        else f"none of {len(done)} clean: all used"
     )
-
-    def row(case: str, value: float, unit: str, baseline=None, ratio=None) -> dict:
-        return {
-            "benchmark": "sweep",
-            "case": case,
-            "value": value,
-            "unit": unit,
-            "baseline": baseline,
-            "ratio": ratio,
-        }
-
-    rows = [
-        row("1-minute load average before the run (2 cores)", round(load, 2), "processes"),
-        row(f"repeats used: {which}", len(chosen), "repeats"),
-        row("control: CPU burn, 2 fresh processes vs 1", round(med["control"], 2), "x"),
-        row(f"serial ({what})", round(med["serial"], 1), "runs/s"),
+    pairs = ", ".join(f"{r['control']:.2f}/{r['speedup']:.2f} ({r['foreign']:.0%})" for r in done)
+    what = f"{name}: {sweep.runs} runs"
+    return [
+        row(f"{what}: repeats used, {which}", len(chosen), "repeats"),
+        row(f"{what}: control, CPU burn on 2 fresh processes vs 1", round(med["control"], 2), "x"),
+        row(f"{what}: serial, --db", round(med["serial"], 1), "runs/s"),
         row(
-            f"--jobs 2 ({what})",
+            f"{what}: --jobs 2, --db",
             round(med["parallel"], 1),
             "runs/s",
             round(med["serial"], 1),
             round(med["speedup"], 2),
         ),
         row(
-            "sweep speed-up / control speed-up, median per repeat (target >= 0.9)",
+            f"{what}: sweep / control speed-up, median per repeat (target >= 0.9)",
             round(med["efficiency"], 3),
             "x",
         ),
-        row("sweep speed-up / control speed-up, summed times", round(pooled, 3), "x"),
-        row(
-            "--jobs 2: runs' summed time / serial's (run-time inflation)",
-            round(med["inflation"], 3),
-            "x",
-        ),
-        row("--jobs 2: parent CPU time / wall time", round(med["parent"], 3), "share"),
-        row("--jobs 2: idle worker time / 2 x wall time", round(med["idle"], 3), "share"),
+        row(f"{what}: sweep / control speed-up, summed times", round(pooled, 3), "x"),
+        row(f"{what}: --jobs 2 run-time inflation", round(med["inflation"], 3), "x"),
+        row(f"{what}: --jobs 2 parent CPU / wall", round(med["parent"], 3), "share"),
+        row(f"{what}: --jobs 2 idle worker time / (2 x wall)", round(med["idle"], 3), "share"),
+        row(f"{what}: per repeat control/sweep (others' CPU): {pairs}", repeats, "repeats"),
     ]
+
+
+def run(quick: bool = False, repeats: int | None = None, with_dask: bool = True) -> list[dict]:
+    repeats = repeats or (1 if quick else 8)
+    load = os.getloadavg()[0]
+    calibration = _calibrate()
+    long, short = _long(20 if quick else 60), _short(200 if quick else 700)
+    rows = [row("1-minute load average before the run (2 cores)", round(load, 2), "processes")]
+    rows += measure("OM(3) n=12", long, repeats, calibration)
+    rows += measure("OM(1) n=4", short, repeats, calibration)
+    dask = _dask_rate(long, repeats) if with_dask and not quick else None
     if dask:
+        serial = next(
+            r for r in rows if r["case"].startswith("OM(3) n=12") and "serial" in r["case"]
+        )
         value = statistics.median(dask)
         rows.append(
             row(
-                f"Dask LocalCluster, 2 workers ({runs} runs)",
+                f"OM(3) n=12: {long.runs} runs: Dask LocalCluster, 2 workers",
                 round(value, 1),
                 "runs/s",
-                round(med["serial"], 1),
-                round(value / med["serial"], 2),
-            )
-        )
-    if not quick:
-        pairs = ", ".join(
-            f"{r['control']:.2f}/{r['speedup']:.2f} ({r['foreign']:.0%})" for r in done
-        )
-        rows.append(
-            row(
-                f"per repeat, control/sweep speed-up (others' CPU share): {pairs}",
-                repeats,
-                "repeats",
+                serial["value"],
+                round(value / serial["value"], 2),
             )
         )
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import inspect
 import io
 import json
@@ -176,6 +177,13 @@ def test_run_keys_follow_configuration_seed_and_code_version() -> None:
         GENERALS, [parse_protocol("om:m=1,commander=0")], [parse_adversary("none")], [0]
     )
     assert explicit.cells()[0].key(0, "v1") == cells[0].key(0, "v1")
+    # The key is SHA-256 of the canonical JSON of configuration, seed and code version.
+    canonical = json.dumps(
+        {"config": cells[4].config, "seed": 7, "code": 'v"2'},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    assert cells[4].key(7, 'v"2') == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- running, aggregation and storage --------------------------------------------------

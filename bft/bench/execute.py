@@ -3,8 +3,10 @@
 Theory of operation. ``run_sweep`` validates every cell, computes every
 run's key, asks the store which runs it already holds (a damaged stored row
 is named and run again), and hands the rest to an executor. Executors yield
-lists of ``(task, row)`` as runs finish, in any order; the main process
-stores each list in one transaction at once and advances the progress bar.
+lists of ``(task, row)`` as runs finish, in any order, each row carrying its
+stored form (JSON columns and checksum), built where the run ran; the main
+process commits them at least every ``FLUSH_SECONDS`` and advances the
+progress bar, so with several workers it does little beyond inserting rows.
 Rows are then put back in sweep order (protocol, adversary, seed), so the
 result depends neither on the executor, nor on the batching, nor on what was
 stored before.
@@ -55,13 +57,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
 from bft.bench.progress import Progress
 from bft.bench.stats import Summary, summarize
-from bft.bench.store import Damaged, Store, code_version, source_digest
+from bft.bench.store import Damaged, Store, Where, code_version, record, source_digest
 from bft.bench.sweep import Cell, Sweep
 from bft.bench.workers import Workers
 from bft.core.encoding import to_plain
@@ -69,14 +71,24 @@ from bft.core.errors import ConfigError
 from bft.run import runner
 from bft.run.scenario import Scenario
 
-Task = tuple[int, Scenario]
 Row = dict[str, Any]
 Chunk = list[tuple[int, Row]]
 
 PROCESS_BATCH_SECONDS = 0.2
+FLUSH_SECONDS = 0.2  # finished runs are committed at least this often
 DASK_BATCH_SECONDS = 1.0
 MAX_BATCH = 512
 MESSAGE_LIMIT = 500  # characters of an exception message kept
+STORED = ("ok", "failed")  # statuses a store keeps: what re-running would give again
+
+
+class Task(NamedTuple):
+    """One run to make: its place in the sweep's plan, what to run, where to store it."""
+
+    index: int
+    scenario: Scenario  # the cell's; run with ``where.seed``
+    key: str
+    where: Where
 
 
 class Interrupted(KeyboardInterrupt):
@@ -183,13 +195,18 @@ def run_one(scenario: Scenario) -> Row:
     return row
 
 
-def _run_task(task: Task) -> Row:
-    return run_one(task[1])
+def run_task(task: Task) -> Row:
+    """``run_one``, plus the stored form (``record``) of a run to store: built where the
+    run ran, so that a parent with several workers only inserts it."""
+    row = run_one(attrs.evolve(task.scenario, seed=task.where.seed))
+    if row["status"] in STORED:
+        row["record"] = record(task.key, task.where, row)
+    return row
 
 
 def run_batch(batch: Sequence[Task]) -> tuple[str, Chunk]:
     """Run a batch of tasks; also return this worker's source digest (for Dask)."""
-    return source_digest(), [(task, run_one(sc)) for task, sc in batch]
+    return source_digest(), [(task.index, run_task(task)) for task in batch]
 
 
 # -- executors --------------------------------------------------------------------
@@ -227,17 +244,17 @@ class _Batcher:
 
 
 def serial(tasks: Sequence[Task]) -> Iterator[Chunk]:
-    for task, sc in tasks:
-        yield [(task, run_one(sc))]
+    for task in tasks:
+        yield [(task.index, run_task(task))]
 
 
 def processes(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
     """Run on ``jobs`` local worker processes; yields rows as batches finish."""
-    pool = Workers(tasks, _run_task, jobs)
+    pool = Workers(tasks, run_task, jobs)
     finished = False
     try:
         for chunk in pool.run(_Batcher(range(len(tasks)), PROCESS_BATCH_SECONDS, jobs)):
-            yield [(tasks[i][0], row) for i, row in chunk]
+            yield [(tasks[i].index, row) for i, row in chunk]
         finished = True
     finally:
         pool.close(kill=not finished)
@@ -453,37 +470,20 @@ def aggregate(cell: Cell, rows: Sequence[RunRow], error: str | None) -> CellResu
         )
         for name in names
     }
-    props: dict[str, PropertyCount] = {}
+    counts: dict[str, list[Any]] = {}  # name -> [kind, runs, violated, exercised]
     for row in rows:
         for name, verdict in row.properties.items():
-            old = props.get(name, PropertyCount(verdict["kind"], 0, 0, 0))
-            props[name] = PropertyCount(
-                old.kind,
-                old.runs + 1,
-                old.violated + (not verdict["holds"]),
-                old.exercised + bool(verdict["exercised"]),
-            )
+            count = counts.get(name)
+            if count is None:
+                count = counts[name] = [verdict["kind"], 0, 0, 0]
+            count[1] += 1
+            count[2] += not verdict["holds"]
+            count[3] += bool(verdict["exercised"])
+    props = {name: PropertyCount(*count) for name, count in counts.items()}
     violating = sum(any(not v["holds"] for v in row.properties.values()) for row in rows)
     return CellResult(
         label_p, label_a, cell.protocol_name, len(rows), metrics, props, None, violating
     )
-
-
-STORED = ("ok", "failed")  # statuses a store keeps: what re-running would give again
-
-
-def _stored_form(
-    planned: tuple[Cell, int, str], version: str, row: Row
-) -> tuple[str, dict[str, Any], Row]:
-    cell, seed, key = planned
-    where = {
-        "scenario": cell.scenario.name,
-        "protocol": cell.protocol_name,
-        "seed": seed,
-        "code_version": version,
-        "config": cell.config or {},
-    }
-    return key, where, row
 
 
 def _stale(row: Row, cell: Cell, seed: int, version: str) -> bool:
@@ -538,36 +538,53 @@ def run_sweep(
         }
         reused = len(rows)
         tasks = [
-            (i, attrs.evolve(cell.scenario, seed=seed))
+            Task(
+                i,
+                cell.scenario,
+                key,
+                Where(cell.scenario.name, cell.protocol_name, seed, version, cell.config_text),
+            )
             for i, (cell, seed, key) in enumerate(plan)
             if key not in stored
         ]
         bar = Progress(len(tasks), enabled=progress)
+        pending: list[tuple[Any, ...]] = []
+        last = time.monotonic()
+
+        def flush() -> None:
+            nonlocal ran, last
+            store.insert(pending)
+            ran += len(pending)
+            pending.clear()
+            last = time.monotonic()
+
         with interruptible():
+            if scheduler:
+                source: Iterator[Chunk] = dask(tasks, scheduler, scheduler_timeout)
+            elif jobs > 1 and tasks:
+                source = processes(tasks, min(jobs, len(tasks)))
+            else:
+                source = serial(tasks)
+            stopped: Interrupted | None = None
             try:
-                if scheduler:
-                    source: Iterator[Chunk] = dask(tasks, scheduler, scheduler_timeout)
-                elif jobs > 1 and tasks:
-                    source = processes(tasks, min(jobs, len(tasks)))
-                else:
-                    source = serial(tasks)
-                try:
-                    for chunk in source:
-                        rows.update(chunk)
-                        keep = [
-                            _stored_form(plan[task], version, row)
-                            for task, row in chunk
-                            if row["status"] in STORED
-                        ]
-                        store.put_many(keep)
-                        ran += len(keep)
-                        bar.advance(len(chunk))
-                finally:
-                    bar.close()
-                    source.close()
+                for chunk in source:
+                    for task, row in chunk:
+                        stored_form = row.pop("record", None)
+                        if stored_form is not None:
+                            pending.append(stored_form)
+                        rows[task] = row
+                    if time.monotonic() - last >= FLUSH_SECONDS:
+                        flush()
+                    bar.advance(len(chunk))
             except Interrupted as exc:
-                exc.stored, exc.db = ran, db
-                raise
+                stopped = exc
+            finally:
+                bar.close()
+                source.close()  # the workers are stopped before anything else
+            flush()  # after an interrupt too: every finished run is kept
+            if stopped is not None:
+                stopped.stored, stopped.db = ran, db
+                raise stopped
     finally:
         store.close()
     return _result(sweep, cells, plan, rows, reused, ran, version, db, start, damaged)

@@ -6,9 +6,11 @@ version (see ``Cell.key``); the configuration itself is stored beside it as
 JSON, so a database can be queried without bft. A run that raised is stored
 too (``status = 'failed'``, with the exception's type, message and location
 in ``error``): runs are pure functions of their key, so it would raise again.
-Rows are written as they arrive from the workers, a batch per transaction,
-so an interrupt or a crash loses no finished run, and a re-run asks the store
-which keys it already has and runs only the others. The database uses
+Finished runs are committed at least every 0.2 s (``FLUSH_SECONDS`` in
+``execute``), their stored form built by the worker that ran them; SIGINT
+and SIGTERM commit what finished before the sweep stops, a SIGKILL loses at
+most the last 0.2 s; a re-run asks the store which keys it already has and
+runs only the others. The database uses
 write-ahead logging: a reader (a notebook, ``sqlite3`` on the command line)
 can look while a sweep writes.
 
@@ -142,8 +144,44 @@ class Damaged:
         return f"row {self.key[:16]}: {self.reason}"
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """The JSON text bft stores (and hashes): sorted keys, no spaces."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@attrs.frozen
+class Where:
+    """What a stored run was: the columns that do not come from running it."""
+
+    scenario: str
+    protocol: str
+    seed: int
+    code_version: str
+    config: str  # ``dumps`` of the resolved configuration
+
+
+def record(key: str, where: Where, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The stored form of a finished run (status ``ok`` or ``failed``): one value per
+    column of ``RUN_COLUMNS``, checksum last. Built where the run ran (a worker process),
+    so the parent only inserts it."""
+    failed = row["status"] == "failed"
+    values = (
+        key,
+        where.scenario,
+        where.protocol,
+        int(where.seed),
+        where.code_version,
+        where.config,
+        row["status"],
+        "{}" if failed else dumps(row["metrics"]),
+        "{}" if failed else dumps(row["properties"]),
+        "{}" if failed else dumps(row["series"]),
+        "" if failed else row["digest"],
+        dumps(row["error"] if failed else None),
+        float(row["seconds"]),
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return (*values, checksum(values))
 
 
 def _is_number(value: Any) -> bool:
@@ -409,34 +447,11 @@ class Store:
         why = _check_shape(row["status"], row)
         return (None, why) if why else (row, None)
 
-    def put_many(self, items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]]) -> None:
-        """Store finished runs in one transaction: ``(key, where, row)`` each, ``where``
-        holding ``scenario``, ``protocol``, ``seed``, ``code_version`` and ``config``; ``row``
-        is what ``bft.bench.execute.run_one`` returns (status ``ok`` or ``failed``)."""
+    def insert(self, records: Sequence[Sequence[Any]]) -> None:
+        """Store finished runs (``record`` tuples) in one transaction."""
         assert self.conn is not None
-        if not items:
+        if not records:
             return
-        finished = datetime.now(UTC).isoformat(timespec="seconds")
-        records = []
-        for key, where, row in items:
-            failed = row["status"] == "failed"
-            values = (
-                key,
-                where["scenario"],
-                where["protocol"],
-                int(where["seed"]),
-                where["code_version"],
-                _dumps(where["config"]),
-                row["status"],
-                _dumps({} if failed else row["metrics"]),
-                _dumps({} if failed else row["properties"]),
-                _dumps({} if failed else row["series"]),
-                "" if failed else row["digest"],
-                _dumps(row["error"] if failed else None),
-                float(row["seconds"]),
-                finished,
-            )
-            records.append((*values, checksum(values)))
         try:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -447,26 +462,9 @@ class Store:
         except sqlite3.Error as exc:
             raise self._error(exc, WRITE_WAIT) from None
 
-    def put(
-        self,
-        key: str,
-        *,
-        scenario: str,
-        protocol: str,
-        seed: int,
-        code_version: str,
-        config: Mapping[str, Any],
-        row: Mapping[str, Any],
-    ) -> None:
+    def put(self, key: str, where: Where, row: Mapping[str, Any]) -> None:
         """Store one finished run, in its own transaction."""
-        where = {
-            "scenario": scenario,
-            "protocol": protocol,
-            "seed": seed,
-            "code_version": code_version,
-            "config": config,
-        }
-        self.put_many([(key, where, {"status": "ok", "error": None, **row})])
+        self.insert([record(key, where, row)])
 
     def count(self) -> int:
         assert self.conn is not None

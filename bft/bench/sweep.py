@@ -124,13 +124,15 @@ class Cell:
     protocol_name: str
     config: Mapping[str, Any] | None
     error: str | None = None
+    # ``config`` as canonical JSON (sorted keys, no spaces): what is stored and hashed.
+    config_text: str = attrs.field(default="null", eq=False, repr=False)
 
     def key(self, seed: int, code_version: str) -> str:
-        """The storage key of this cell's run with ``seed`` under ``code_version``."""
-        blob = json.dumps(
-            {"config": self.config, "seed": seed, "code": code_version},
-            sort_keys=True,
-            separators=(",", ":"),
+        """The storage key of this cell's run with ``seed`` under ``code_version``: SHA-256
+        of the canonical JSON of ``{"code": ..., "config": ..., "seed": ...}`` (written out
+        here, keys in sorted order, so that the configuration is encoded once per cell)."""
+        blob = (
+            f'{{"code":{json.dumps(code_version)},"config":{self.config_text},"seed":{int(seed)}}}'
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -188,8 +190,8 @@ def _make_cell(index: int, base: Scenario, p: ProtocolEntry, a: AdversaryEntry) 
         "trace": sc.trace,
     }
     # Round-trip through JSON so the stored form and the hashed form are the same.
-    config = json.loads(json.dumps(config, sort_keys=True))
-    return Cell(index, p, a, sc, prepared.spec.name, config)
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return Cell(index, p, a, sc, prepared.spec.name, json.loads(text), None, text)
 
 
 # -- parsing ------------------------------------------------------------------------
