@@ -460,16 +460,15 @@ def aggregate(cell: Cell, rows: Sequence[RunRow], error: str | None) -> CellResu
     label_p, label_a = cell.protocol.label, cell.adversary.label
     if error is not None:
         return CellResult(label_p, label_a, cell.protocol_name, 0, {}, {}, error)
-    names: list[str] = []
+    values: dict[str, list[Any]] = {}  # metric -> its numeric values, in row order
     for row in rows:
-        names += [m for m in row.metrics if m not in names]
-    metrics = {
-        name: summarize(
-            v if isinstance(v, int | float) else None
-            for v in (row.metrics.get(name) for row in rows)
-        )
-        for name in names
-    }
+        for name, v in row.metrics.items():
+            column = values.get(name)
+            if column is None:
+                column = values[name] = []
+            if isinstance(v, int | float):
+                column.append(v)
+    metrics = {name: summarize(column) for name, column in values.items()}
     counts: dict[str, list[Any]] = {}  # name -> [kind, runs, violated, exercised]
     for row in rows:
         for name, verdict in row.properties.items():
