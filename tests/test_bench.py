@@ -547,3 +547,18 @@ def test_sizes_in_a_sweep_file_are_bounded_too(tmp_path, capsys, field: str, mes
     err = capsys.readouterr().err
     assert err.startswith("bft: error: ") and err.count("\n") == 1
     assert message in err
+
+
+def test_batches_grow_with_the_run_times_workers_report() -> None:
+    """The rows workers send (a run's stored columns) carry its time, so batches grow."""
+    from bft.bench.execute import _Batcher, run_task
+    from bft.bench.store import Where
+
+    cell = om_sweep().cells()[0]
+    where = Where(cell.scenario.name, cell.protocol_name, 0, "t", cell.config_text)
+    row = run_task(bench.execute.Task(0, cell.scenario, cell.key(0, "t"), where))
+    assert set(row) == {"status", "stored", "seconds"} and row["seconds"] > 0
+    batcher = _Batcher(range(1000), target=100.5 * row["seconds"], workers=1)
+    batcher.next()
+    batcher.observe([(0, row)])
+    assert len(batcher.next()) == 100

@@ -47,7 +47,6 @@ failed run.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -63,7 +62,16 @@ import attrs
 
 from bft.bench.progress import Progress
 from bft.bench.stats import Summary, summarize
-from bft.bench.store import Damaged, Store, Where, code_version, record, source_digest
+from bft.bench.store import (
+    Damaged,
+    Store,
+    Where,
+    code_version,
+    head,
+    parse_tail,
+    source_digest,
+    tail,
+)
 from bft.bench.sweep import Cell, Sweep
 from bft.bench.workers import Workers
 from bft.core.encoding import to_plain
@@ -184,7 +192,6 @@ def run_one(scenario: Scenario) -> Row:
             "series": {name: to_plain(record.tally(name)) for name in names},
             "digest": result.digest,
         }
-        row = json.loads(json.dumps(row))  # the exact form a stored row comes back in
     except ConfigError as exc:
         return {"status": "invalid", "reason": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - a run's failure is a result; Ctrl-C is not
@@ -196,11 +203,13 @@ def run_one(scenario: Scenario) -> Row:
 
 
 def run_task(task: Task) -> Row:
-    """``run_one``, plus the stored form (``record``) of a run to store: built where the
-    run ran, so that a parent with several workers only inserts it."""
+    """``run_one``; a run to store becomes ``{"status", "stored": columns}``, its columns
+    (``bft.bench.store.tail``: JSON text and checksum) built where it ran, so a parent
+    with several workers receives little and only inserts it."""
     row = run_one(attrs.evolve(task.scenario, seed=task.where.seed))
     if row["status"] in STORED:
-        row["record"] = record(task.key, task.where, row)
+        columns = tail(task.key, task.where, row)
+        return {"status": row["status"], "stored": columns, "seconds": row["seconds"]}
     return row
 
 
@@ -546,6 +555,7 @@ def run_sweep(
             for i, (cell, seed, key) in enumerate(plan)
             if key not in stored
         ]
+        by_index = {task.index: task for task in tasks}
         bar = Progress(len(tasks), enabled=progress)
         pending: list[tuple[Any, ...]] = []
         last = time.monotonic()
@@ -567,11 +577,13 @@ def run_sweep(
             stopped: Interrupted | None = None
             try:
                 for chunk in source:
-                    for task, row in chunk:
-                        stored_form = row.pop("record", None)
-                        if stored_form is not None:
-                            pending.append(stored_form)
-                        rows[task] = row
+                    for index, row in chunk:
+                        columns = row.get("stored")
+                        if columns is not None:
+                            task = by_index[index]
+                            pending.append((*head(task.key, task.where), *columns))
+                            row = parse_tail(columns)
+                        rows[index] = row
                     if time.monotonic() - last >= FLUSH_SECONDS:
                         flush()
                     bar.advance(len(chunk))

@@ -160,18 +160,20 @@ class Where:
     config: str  # ``dumps`` of the resolved configuration
 
 
-def record(key: str, where: Where, row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The stored form of a finished run (status ``ok`` or ``failed``): one value per
-    column of ``RUN_COLUMNS``, checksum last. Built where the run ran (a worker process),
-    so the parent only inserts it."""
+def head(key: str, where: Where) -> tuple[Any, ...]:
+    """The columns of a run that are known before it runs (``RUN_COLUMNS[:HEAD]``)."""
+    return (key, where.scenario, where.protocol, int(where.seed), where.code_version, where.config)
+
+
+HEAD = 6
+
+
+def tail(key: str, where: Where, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The columns that running gives (``RUN_COLUMNS[HEAD:]``, checksum last) of a finished
+    run (status ``ok`` or ``failed``), JSON-encoded where it ran: a worker sends only these,
+    and the parent inserts ``head + tail`` (see ``record``)."""
     failed = row["status"] == "failed"
     values = (
-        key,
-        where.scenario,
-        where.protocol,
-        int(where.seed),
-        where.code_version,
-        where.config,
         row["status"],
         "{}" if failed else dumps(row["metrics"]),
         "{}" if failed else dumps(row["properties"]),
@@ -181,7 +183,35 @@ def record(key: str, where: Where, row: Mapping[str, Any]) -> tuple[Any, ...]:
         float(row["seconds"]),
         datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    return (*values, checksum(values))
+    return (*values, checksum((*head(key, where), *values)))
+
+
+def record(key: str, where: Where, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The stored form of a finished run: one value per column of ``RUN_COLUMNS``."""
+    return (*head(key, where), *tail(key, where, row))
+
+
+def parse_tail(values: Sequence[Any]) -> dict[str, Any]:
+    """A run's row (status, metrics, properties, series, digest, error, seconds) from the
+    columns ``tail`` gives: what a fresh run and a stored one both become."""
+    status, metrics, properties, series, digest, error, seconds = values[:7]
+    return {
+        "status": status,
+        "metrics": json.loads(metrics),
+        "properties": json.loads(properties),
+        "series": json.loads(series),
+        "digest": digest,
+        "error": json.loads(error),
+        "seconds": seconds,
+    }
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_number(value: Any) -> bool:
@@ -437,18 +467,18 @@ class Store:
             return None, "checksum mismatch (the row changed after bft wrote it)"
         if named["status"] not in STATUSES:
             return None, f"unknown status {named['status']!r}"
-        row: dict[str, Any] = {
-            "status": named["status"],
-            "digest": named["digest"],
-            "seconds": named["seconds"],
-            "seed": named["seed"],
-            "code_version": named["code_version"],
-        }
-        for column in ("config", "metrics", "properties", "series", "error"):
-            try:
-                row[column] = json.loads(named[column])
-            except ValueError:
-                return None, f"invalid JSON in column {column!r}"
+        try:
+            row = parse_tail(values[HEAD:])
+            row["config"] = json.loads(named["config"])
+        except ValueError:
+            bad = next(
+                c
+                for c in ("config", "metrics", "properties", "series", "error")
+                if not _parses(named[c])
+            )
+            return None, f"invalid JSON in column {bad!r}"
+        row["seed"] = named["seed"]
+        row["code_version"] = named["code_version"]
         why = _check_shape(row["status"], row)
         return (None, why) if why else (row, None)
 
@@ -468,7 +498,7 @@ class Store:
             raise self._error(exc, WRITE_WAIT) from None
 
     def put(self, key: str, where: Where, row: Mapping[str, Any]) -> None:
-        """Store one finished run, in its own transaction."""
+        """Store one finished run (as ``run_one`` gives it), in its own transaction."""
         self.insert([record(key, where, row)])
 
     def count(self) -> int:

@@ -9,8 +9,10 @@ answers each list with ``[(index, row), ...]``. The parent keeps two
 batches in flight per worker (the one it runs and the next, waiting in the
 pipe), so a worker goes on at once, without waiting for the parent to be
 scheduled, to read its answer or to store it; the messages are a few bytes
-each, so the pipe never fills. There are no helper threads in the parent: it
-waits on the pipes and on the workers' exit sentinels together.
+each, so the pipe never fills that way; the other way, the pipe's buffer is
+widened (1 MiB asked) so that a worker can write a batch's rows while the
+parent is busy storing. There are no helper threads in the parent: it waits
+on the pipes and on the workers' exit sentinels together.
 
 Dying with the parent. A worker asks the Linux kernel to SIGKILL it when its
 parent dies (``prctl(PR_SET_PDEATHSIG)``), then checks that the parent has
@@ -36,6 +38,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -46,6 +49,7 @@ from typing import Any, Protocol
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 AHEAD = 2  # batches in flight per worker: the one it runs and the next
+PIPE_BUFFER = 1 << 20  # bytes
 WATCH_INTERVAL = 0.2  # seconds between parent checks where prctl is not available
 JOIN_TIMEOUT = 5.0
 
@@ -115,9 +119,22 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
+def _widen(conn: Connection, option: int) -> None:
+    """Ask for a pipe buffer of ``PIPE_BUFFER`` bytes (the kernel may grant less), so that a
+    worker can write a batch's rows while the parent is busy, instead of waiting for it."""
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except OSError:
+        return
+    with sock, contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, option, PIPE_BUFFER)
+
+
 class _Worker:
     def __init__(self, ctx: Any, table: Sequence[Any], run: Callable[[Any], Row]) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
+        _widen(child, socket.SO_SNDBUF)
+        _widen(self.conn, socket.SO_RCVBUF)
         self.proc = ctx.Process(
             target=_worker_main,
             args=(child, table, run, os.getpid()),
