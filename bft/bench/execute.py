@@ -3,10 +3,11 @@
 Theory of operation. ``run_sweep`` validates every cell, computes every
 run's key, asks the store which runs it already holds (a damaged stored row
 is named and run again), and hands the rest to an executor. Executors yield
-lists of ``(task, row)`` as runs finish, in any order, each row carrying its
-stored form (JSON columns and checksum), built where the run ran; the main
-process commits them at least every ``FLUSH_SECONDS`` and advances the
-progress bar, so with several workers it does little beyond inserting rows.
+lists of ``(task, row)`` as runs finish, in any order; a run to store comes
+as the columns running it gave (JSON text and checksum, ``store.tail``),
+built where it ran. The main process adds the columns it knows, commits at
+least every ``FLUSH_SECONDS`` and advances the progress bar: with several
+workers it does little beyond inserting rows.
 Rows are then put back in sweep order (protocol, adversary, seed), so the
 result depends neither on the executor, nor on the batching, nor on what was
 stored before.
@@ -38,8 +39,8 @@ A run yields a row with a ``status``:
 
 Interruption. While a sweep runs in the main thread, SIGINT and SIGTERM
 raise ``Interrupted`` in it (once; a second signal during the clean-up is
-ignored): the workers are killed and waited for, every run stored so far
-stays stored, and a re-run resumes. Only this is a genuine interruption: an
+ignored): the workers are killed and waited for, every run finished so far
+is committed, and a re-run resumes. Only this is a genuine interruption: an
 exception raised by the run itself, ``KeyboardInterrupt`` included, is a
 failed run.
 """
