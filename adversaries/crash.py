@@ -20,7 +20,6 @@ class Crash(Adversary):
 
     def setup(self, ctl: SetupControl) -> None:
         self.targets = pick_targets(self, ctl)
-        ctl.declare_crash_budget(len(self.targets))
 
     def before_round(self, ctl: RoundControl) -> None:
         if ctl.round == self.p["at"]:

@@ -21,6 +21,8 @@ from bft.core.errors import ConfigError
 from bft.core.params import Nodes, Param
 
 TRIGGER_END = "trigger-end"
+#: noted by a trigger that never ends (a poison without 'until'): recovery is not judged
+TRIGGER_PERSISTS = "trigger-persists"
 
 
 def _clients(adversary: Adversary, ctl: SetupControl) -> list[int]:
@@ -72,7 +74,6 @@ class LoginStorm(Adversary):
                 f"login-storm: count={count} but the run has only {len(clients)} clients"
             )
         self.targets = sorted(ctl.rng.sample(clients, count))
-        ctl.declare_crash_budget(count)
 
     def before_round(self, ctl: RoundControl) -> None:
         at = self.p["at"]
@@ -135,6 +136,8 @@ class PoisonCall(Adversary):
         targets = pick_among(self, ctl, clients, "clients", count_says=" poisoned clients,")
         self.targets = targets
         ctl.corrupt(targets)
+        if self.p.get("until") is None:
+            ctl.note(TRIGGER_PERSISTS)  # the poison never stops: no recovery to judge
 
     def on_traffic(self, ctl: TrafficControl) -> None:
         rnd = ctl.round

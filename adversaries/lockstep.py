@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bft.adversaries.byzantine import flipped
 from bft.adversaries.generic import TARGET_PARAMS, pick_targets
 from bft.core.adversary import Adversary, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.params import Param
 from bft.protocols.dolev_strong import DSValue, chain_signers
+from bft.search.actions.values import flipped
 
 MAX_CHAINS_PER_VALUE = 16
 

@@ -11,9 +11,10 @@
   accomplices) each half gathers a full quorum and correct replicas commit
   different requests at one sequence number: the 3f+1 bound is tight.
 * ``slow-primary``: the corrupted primary releases one pre-prepare every
-  ``period`` rounds (default: the view-change timeout minus one), just often
-  enough that every backup's timer restarts before it expires (Aardvark,
-  NSDI 2009): no view change, but throughput collapses.
+  ``period`` rounds (default: the view-change timeout minus one): slow enough
+  to collapse throughput, fast enough that, with few clients, each request
+  executes before the view-change timer a backup started for it expires
+  (Aardvark, NSDI 2009): no view change.
 * ``byzantine-replica``: corrupted replicas (default: the last replica) send
   conflicting prepares and commits (a garbage digest to every other
   recipient, the true one to the rest), wrong checkpoints, wrong replies,

@@ -10,12 +10,12 @@ from typing import Any
 
 import attrs
 
-from bft.adversaries.byzantine import flipped
 from bft.adversaries.generic import pick_among
 from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.errors import ConfigError
 from bft.core.params import Nodes, Param
+from bft.search.actions.values import flipped
 
 TRIGGER_END = "trigger-end"
 SERVER_ROLES = ("server", "replica")
@@ -93,7 +93,6 @@ class ServerCrash(Adversary):
 
     def setup(self, ctl: SetupControl) -> None:
         self.targets = pick_servers(self, ctl)
-        ctl.declare_crash_budget(len(self.targets))
 
     def before_round(self, ctl: RoundControl) -> None:
         at, duration = self.p["at"], self.p["duration"]

@@ -12,6 +12,10 @@ Writing an adversary::
 
     from bft import Adversary, SetupControl, RoundControl, TrafficControl
 
+Contributing an action kind to ``bft check`` (entry-point group ``bft.actions``)::
+
+    from bft import Action, ActionKind, ActionRun, Draw
+
 Running and testing::
 
     import bft
@@ -69,6 +73,10 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "bft.run.runner",
     "NodeHarness": "bft.core.harness",
     "register": "bft.core.registry",
+    # contributing action kinds to the search (no Hypothesis import)
+    "ActionKind": "bft.search.actions.base",
+    "ActionRun": "bft.search.actions.base",
+    "Draw": "bft.search.actions.base",
     # searching (Hypothesis)
     "search": "bft.search.driver",
     "run_schedule": "bft.search.driver",
@@ -81,11 +89,14 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "Action",
+    "ActionKind",
+    "ActionRun",
     "Adversary",
     "BROADCAST",
     "BftError",
     "ConfigError",
     "Context",
+    "Draw",
     "Envelope",
     "Event",
     "FaultModel",
@@ -120,6 +131,17 @@ __all__ = [
     "schedules",
     "search",
 ]
+
+# ``run`` and ``search`` name both a public function and a subpackage (bft/run,
+# bft/search). Python binds a subpackage to this module's attribute the first
+# time the subpackage is imported, so ``bft.run`` would turn into a module as soon
+# as anything imported ``bft.run.runner`` before ``bft.run`` was first used. Import
+# the two (empty) packages now and drop those bindings: the names then always
+# resolve through ``__getattr__`` to the functions.
+for _package in ("run", "search"):
+    importlib.import_module(f"bft.{_package}")
+    globals().pop(_package, None)
+del _package
 
 
 def __getattr__(name: str) -> Any:
@@ -159,6 +181,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from bft.run.api import load_scenario, run
     from bft.run.runner import RunResult
     from bft.run.scenario import Scenario
+    from bft.search.actions.base import ActionKind, ActionRun, Draw
     from bft.search.driver import run_schedule, search
     from bft.search.schedule import Action, FaultModel, Schedule, fault_model
     from bft.search.strategies import schedules

@@ -20,7 +20,7 @@ def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
     """Per node, its ``decide`` outputs as (round, value)."""
     out: dict[int, list[tuple[int, int]]] = {}
     for o in record.outputs_named("decide"):
-        out.setdefault(o.node, []).append((o.round, o.data["value"]))
+        out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out
 
 
@@ -74,6 +74,8 @@ def termination_property(bound: int, description: str, who: str = "node") -> Pro
 
     def termination(record: RunRecord) -> Verdict:
         decided = decisions(record)
+        if not record.correct:
+            return Verdict.vacuous(f"no honest, never-crashed {who} had to decide")
         for i in sorted(record.correct):
             if i not in decided:
                 return Verdict.violated(f"honest {who} {i} never decided (bound: round {bound})")
@@ -93,3 +95,112 @@ def decision_metrics(record: RunRecord) -> dict[str, float | None]:
         "decided": len({o.node for o in made}),
         "decision_round": max((o.round for o in made), default=None),
     }
+
+
+def decision_round_property(sender: int, decide_at: int, rule: str) -> Property:
+    """Safety: every correct node other than ``sender`` decides in round ``decide_at``, not before.
+
+    For a protocol whose proof needs all its rounds (Dolev-Strong: t+1, which
+    Dolev and Strong show is necessary), a node that decides early has not
+    heard what a chain revealed in the last round would have told it.
+    """
+
+    def decision_round(record: RunRecord) -> Verdict:
+        decided = decisions(record)
+        early = [
+            (i, decided[i][0])
+            for i in sorted(record.correct)
+            if i != sender and i in decided and decided[i][0][0] < decide_at
+        ]
+        if early:
+            i, (rnd, value) = early[0]
+            return Verdict.violated(
+                f"node {i} decided {value} in round {rnd}, before round {decide_at} ({rule})"
+            )
+        if not any(i != sender and i in record.correct for i in decided):
+            return Verdict.vacuous("no correct node other than the sender decided")
+        return Verdict.ok()
+
+    return Property(
+        "decision-round",
+        "safety",
+        f"no honest node decides before round {decide_at} ({rule})",
+        decision_round,
+    )
+
+
+def preferences(record: RunRecord) -> dict[int, dict[int, int]]:
+    """Phase -> node -> the preference a node held at the end of that phase (``prefer``)."""
+    out: dict[int, dict[int, int]] = {}
+    for o in record.outputs_named("prefer"):
+        out.setdefault(o.data["phase"], {})[o.node] = o.data["value"]
+    return out
+
+
+def king_properties(kings: list[int], inputs: tuple[int, ...]) -> list[Property]:
+    """Phase King's two lemmas, from the ``prefer`` outputs (phase, value) nodes emit.
+
+    ``king-unifies``: after a phase whose king is honest, all honest nodes prefer
+    the same value (the king's, or a majority so large the king shares it).
+    ``persistence``: once all honest nodes prefer v at the end of a phase (or
+    start with v), they prefer v at the end of every later phase. Both need
+    n > 4f; validity and agreement follow from them.
+    """
+
+    def king_unifies(record: RunRecord) -> Verdict:
+        prefs = preferences(record)
+        judged = 0
+        for phase, king in enumerate(kings):
+            if king not in record.correct or phase not in prefs:
+                continue
+            held = sorted((i, v) for i, v in prefs[phase].items() if i in record.correct)
+            judged += 1
+            values = {v for _, v in held}
+            if len(values) > 1:
+                split = ", ".join(f"node {i}: {v}" for i, v in held)
+                return Verdict.violated(
+                    f"phase {phase} had an honest king (node {king}), yet at its end in round "
+                    f"{2 * phase + 2} honest nodes still preferred different values ({split})"
+                )
+        if not judged:
+            return Verdict.vacuous("no phase with an honest king ended")
+        return Verdict.ok()
+
+    def persistence(record: RunRecord) -> Verdict:
+        prefs = preferences(record)
+        correct = sorted(record.correct)
+        agreed: tuple[int, int] | None = None  # (phase it started, value)
+        start = {inputs[i] for i in correct if i < len(inputs)}
+        if len(start) == 1:
+            agreed = (-1, next(iter(start)))
+        for phase in sorted(prefs):
+            held = {i: v for i, v in prefs[phase].items() if i in record.correct}
+            if agreed is not None:
+                since, value = agreed
+                for i, v in sorted(held.items()):
+                    if v != value:
+                        when = "at the start" if since < 0 else f"after phase {since}"
+                        return Verdict.violated(
+                            f"every honest node preferred {value} {when}, but node {i} "
+                            f"preferred {v} after phase {phase} (round {2 * phase + 2})"
+                        )
+            elif len(set(held.values())) == 1 and len(held) == len(correct):
+                agreed = (phase, next(iter(held.values())))
+        if agreed is None:
+            return Verdict.vacuous("honest nodes never all preferred the same value")
+        return Verdict.ok()
+
+    return [
+        Property(
+            "king-unifies",
+            "safety",
+            "after a phase with an honest king, all honest nodes prefer the same value",
+            king_unifies,
+        ),
+        Property(
+            "persistence",
+            "safety",
+            "once all honest nodes prefer the same value, they keep it in every later phase",
+            persistence,
+        ),
+    ]

@@ -25,12 +25,16 @@ round t+1, the chain has t+1 distinct signers, so one of them is honest and
 accepted v earlier, relaying it to everyone. Either way all honest nodes end
 with the same ``extracted`` set. Validity: an honest sender signs one value
 and nobody can forge a second chain, so every honest node extracts exactly it.
-Dolev and Strong also prove t+1 rounds are necessary.
+Dolev and Strong also prove t+1 rounds are necessary; ``decision-round``
+checks that no honest node decides before it.
+
+Only the sender is told its value (``DolevStrong.node_params``); every other
+node learns values from the chains it receives.
 
 Simplifications: the sender decides its own value in round 0. A node relays
 at most two distinct values (once it holds two it decides the default
 whatever else arrives), which keeps the honest traffic at O(n^2) messages
-(the message bound in FACTS.md); the outcome is the same as relaying all.
+(the O(n^2) message bound of docs/facts.md); the outcome is the same as relaying all.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
     decision_metrics,
+    decision_round_property,
     first_wrong_decision,
     integrity_property,
     termination_property,
@@ -84,7 +89,8 @@ def chain_signers(message: Any) -> tuple[list[int], Any]:
 
 
 class DolevStrongNode(Node):
-    """One node of Dolev-Strong. ``params`` needs n, t, sender and value."""
+    """One node of Dolev-Strong. ``params`` needs n, t and sender, and the sender's
+    ``value`` for the sender only (``DolevStrong.node_params``: the others get None)."""
 
     #: the round after which nodes decide; ``t + 1`` (a lab's planted weakness changes it)
     def decision_round(self) -> int:
@@ -95,7 +101,8 @@ class DolevStrongNode(Node):
         self.n = int(params["n"])
         self.t = int(params["t"])
         self.sender = int(params["sender"])
-        self.value = int(params["value"])
+        value = params.get("value") if node_id == self.sender else None
+        self.value: int | None = None if value is None else int(value)
         self.extracted: list[int] = []
         self.decided = False
 
@@ -103,9 +110,10 @@ class DolevStrongNode(Node):
         rnd = ctx.round
         if self.me == self.sender:
             if rnd == 0:
-                ctx.broadcast(ctx.sign(DSValue(self.sender, self.value)))
-                self.extracted.append(self.value)
-                self._decide(ctx, self.value)
+                value = DEFAULT if self.value is None else self.value
+                ctx.broadcast(ctx.sign(DSValue(self.sender, value)))
+                self.extracted.append(value)
+                self._decide(ctx, value)
             return
         last = self.decision_round()
         for src, message in inbox:
@@ -163,8 +171,9 @@ def broadcast_properties(
     """Agreement, validity, integrity and termination of a Byzantine broadcast."""
 
     def validity(record: RunRecord) -> Verdict:
-        if sender in record.corrupted:
-            return Verdict.vacuous(f"the sender ({who} {sender}) is corrupted")
+        if sender in record.faulty:
+            what = "corrupted" if sender in record.corrupted else "crashed"
+            return Verdict.vacuous(f"the sender ({who} {sender}) is {what}")
         wrong = first_wrong_decision(record, value)
         if wrong is not None:
             i, rnd, got = wrong
@@ -212,8 +221,16 @@ class DolevStrong(ProtocolSpec):
                 f"dolev-strong: sender must be a node 0..{p['n'] - 1} (got sender={p['sender']})"
             )
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What node ``node_id`` knows when it starts: the sender's value goes to the
+        sender only (a node that "knew" it would not need the broadcast)."""
+        known = dict(p)
+        if node_id != p["sender"]:
+            known["value"] = None
+        return known
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return self.node_class(node_id, p)  # type: ignore[call-arg]
+        return self.node_class(node_id, self.node_params(node_id, p))  # type: ignore[call-arg]
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("sender" if i == p["sender"] else "node" for i in range(p["n"]))
@@ -221,13 +238,25 @@ class DolevStrong(ProtocolSpec):
     def default_rounds(self, p: Params) -> int:
         return p["t"] + 2
 
+    def interchangeable(self, p: Params) -> tuple[tuple[int, ...], ...]:
+        """Every node but the sender: each starts alike and relays alike."""
+        return (tuple(i for i in range(p["n"]) if i != p["sender"]),)
+
     def tolerance(self, p: Params) -> Tolerance:
         return Tolerance(
             kind="byzantine", faults=p["t"], networks=("synchronous",), bound="t < n, signed"
         )
 
     def properties(self, p: Params) -> list[Property]:
-        return broadcast_properties(p["sender"], p["value"], p["t"] + 1)
+        decide_at = p["t"] + 1
+        return [
+            *broadcast_properties(p["sender"], p["value"], decide_at),
+            decision_round_property(
+                p["sender"],
+                decide_at,
+                "a chain may first appear in round t+1; t+1 rounds are necessary",
+            ),
+        ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return decision_metrics(record)

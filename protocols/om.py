@@ -11,6 +11,11 @@ it was told directly and the values computed for each one-longer path, and
 the default order (0, retreat) where there is no strict majority or a message
 never came. The decision is the value for the path (commander,).
 
+Each general starts with only what it may know (``OralMessages.node_params``):
+n, m and who commands; the order itself goes to the commander only, and a
+lieutenant learns it from messages (a lieutenant handed the order could skip
+the protocol and still "pass").
+
 Oral messages are unsigned, but the receiver knows who sent each message
 (assumption A2 of the paper), so a message whose path does not end with its
 sender is rejected, as is one arriving in the wrong round or with a malformed
@@ -63,7 +68,10 @@ def message_count(n: int, m: int) -> int:
 
 
 class General(Node):
-    def __init__(self, node_id: int, n: int, m: int, commander: int, order: int) -> None:
+    """One general. ``order`` is the commander's order, known to the commander only
+    (a lieutenant is built with ``order=None``: it learns the order from messages)."""
+
+    def __init__(self, node_id: int, n: int, m: int, commander: int, order: int | None) -> None:
         self.me = node_id
         self.n = n
         self.m = m
@@ -130,7 +138,7 @@ class General(Node):
 def _decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
     out: dict[int, list[tuple[int, int]]] = {}
     for o in record.outputs_named("decide"):
-        out.setdefault(o.node, []).append((o.round, o.data["value"]))
+        out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out
 
 
@@ -165,14 +173,29 @@ class OralMessages(ProtocolSpec):
                 "choose a smaller n or m"
             )
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What general ``node_id`` knows when it starts: the commander's order goes to
+        the commander only (a lieutenant that "knew" it could skip the protocol)."""
+        return {
+            "n": p["n"],
+            "m": p["m"],
+            "commander": p["commander"],
+            "value": p["value"] if node_id == p["commander"] else None,
+        }
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return General(node_id, p["n"], p["m"], p["commander"], p["value"])
+        known = self.node_params(node_id, p)
+        return General(node_id, known["n"], known["m"], known["commander"], known["value"])
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("commander" if i == p["commander"] else "lieutenant" for i in range(p["n"]))
 
     def default_rounds(self, p: Params) -> int:
         return p["m"] + 2
+
+    def interchangeable(self, p: Params) -> tuple[tuple[int, ...], ...]:
+        """The lieutenants: each starts alike (no value), relays alike and is judged alike."""
+        return (tuple(i for i in range(p["n"]) if i != p["commander"]),)
 
     def tolerance(self, p: Params) -> Tolerance:
         return Tolerance(
@@ -208,8 +231,9 @@ class OralMessages(ProtocolSpec):
             return Verdict.ok()
 
         def validity(record: RunRecord) -> Verdict:
-            if commander in record.corrupted:
-                return Verdict.vacuous(f"the commander (general {commander}) is a traitor")
+            if commander in record.faulty:
+                what = "a traitor" if commander in record.corrupted else "crashed"
+                return Verdict.vacuous(f"the commander (general {commander}) is {what}")
             order = p["value"]
             decided = _decisions(record)
             for i in loyal_lieutenants(record):
@@ -232,9 +256,10 @@ class OralMessages(ProtocolSpec):
         def termination(record: RunRecord) -> Verdict:
             decided = _decisions(record)
             bound = m + 1
-            for i in loyal_lieutenants(record):
-                if i in record.ever_down:
-                    continue
+            expected = [i for i in loyal_lieutenants(record) if i not in record.ever_down]
+            if not expected:
+                return Verdict.vacuous("no loyal, never-crashed lieutenant had to decide")
+            for i in expected:
                 if i not in decided:
                     return Verdict.violated(
                         f"loyal lieutenant {i} never decided (bound: round {bound})"

@@ -20,6 +20,14 @@ n/2 honest nodes prefer v and the king's majority is v too; the others adopt
 the king's v; all honest nodes leave the phase agreeing. Messages:
 (f+1)(n-1)(n+1) when nobody is faulty, O(n^2 f).
 
+Each node emits ``prefer`` (phase, value) at the end of every phase, and
+``decide`` at the end: ``king-unifies`` and ``persistence`` check the two
+lemmas above phase by phase, ``decision-round`` that nobody decides before
+round 2(f+1).
+
+A node starts knowing n, f and its own input only (``PhaseKing.node_params``),
+never the other nodes' inputs.
+
 Simplifications: binary values only; a vote or king message for another
 phase, a duplicate, or a king message from a non-king is rejected.
 """
@@ -40,8 +48,10 @@ from bft.core.record import RunRecord
 from bft.protocols.agreement_properties import (
     agreement_property,
     decision_metrics,
+    decision_round_property,
     first_wrong_decision,
     integrity_property,
+    king_properties,
     termination_property,
 )
 
@@ -75,11 +85,15 @@ def initial_values(p: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 class PhaseKingNode(Node):
+    """One node. ``params`` holds n, f and this node's own ``input`` only
+    (``PhaseKing.node_params``); without ``input`` it reads its entry of the inputs."""
+
     def __init__(self, node_id: int, params: Mapping[str, Any]) -> None:
         self.me = node_id
         self.n = int(params["n"])
         self.f = int(params["f"])
-        self.pref = initial_values(params)[node_id]
+        own = params.get("input")
+        self.pref = int(own) if own is not None else initial_values(params)[node_id]
         self.maj = 0
         self.mult = 0
         self.decided = False
@@ -94,6 +108,7 @@ class PhaseKingNode(Node):
             return
         if rnd > 0:
             self._follow_king(ctx, phase - 1, inbox)
+            ctx.output("prefer", phase=phase - 1, value=self.pref)
         if phase == self.f + 1:
             if not self.decided:
                 self.decided = True
@@ -185,8 +200,13 @@ class PhaseKing(ProtocolSpec):
             if bad:
                 raise ConfigError(f"phase-king: inputs must be 0 or 1 (got {bad[0]})")
 
+    def node_params(self, node_id: int, p: Params) -> dict[str, Any]:
+        """What node ``node_id`` knows when it starts: n, f and its own input, not the
+        other nodes' inputs."""
+        return {"n": p["n"], "f": p["f"], "input": initial_values(p)[node_id]}
+
     def make_node(self, node_id: int, p: Params) -> Node:
-        return self.node_class(node_id, p)  # type: ignore[call-arg]
+        return self.node_class(node_id, self.node_params(node_id, p))  # type: ignore[call-arg]
 
     def roles(self, p: Params) -> tuple[str, ...]:
         return tuple("king" if i <= p["f"] else "node" for i in range(p["n"]))
@@ -230,6 +250,8 @@ class PhaseKing(ProtocolSpec):
             ),
             integrity_property(),
             termination_property(bound, "every honest, never-crashed node decides by round 2(f+1)"),
+            decision_round_property(-1, bound, "f+1 phases, so that one of the kings is honest"),
+            *king_properties(list(range(p["f"] + 1)), inputs),
         ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:

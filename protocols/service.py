@@ -51,7 +51,13 @@ Client-side accounting (what a client must emit). Each client keeps one
   request ``op`` (for PBFT: after f+1 matching replies), and
   ``meter.answered(ctx)`` when a login is acknowledged with nothing to
   answer; either ends the wait;
+* ``meter.refused()`` when a server answers but refuses the request (a
+  quarantine): the wait goes on, but the server did answer;
 * ``meter.tick(ctx)`` once at the end of every ``on_round``.
+
+``meter.answers`` counts the answers accepted (replies, login
+acknowledgements, refusals): what the backoff properties recount a client's
+failures from.
 
 Every round a client spends waiting is a *client-round of demand*. When the
 wait ends with a correct reply within the client's ``timeout`` (counted from
@@ -85,7 +91,9 @@ client accepts a reply that differs from ``correct_result``; the witness names
 the client, the round, the server and both values) and ``recovers``
 (liveness: after the trigger ends, availability returns to at least
 ``recover_threshold`` within ``recover_within`` rounds and stays there, on
-aggregate, to the end of the run).
+aggregate, to the end of the run). The failover family adds what its
+mechanisms promise (admission control, backoff, the blast radius of a
+poison): ``bft.protocols.service_promises``.
 
 The per-round availability series: ``availability_series(record)`` from a run
 record, or ``python -m bft.protocols.service TRACE.jsonl`` from a trace file
@@ -99,6 +107,7 @@ one in thousands); the reply-correct property ignores them.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,11 +120,12 @@ from bft.core.errors import ConfigError
 from bft.core.node import Context
 from bft.core.params import Param
 from bft.core.properties import Property, Verdict
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 
 SERVER, CLIENT = "server", "client"
 TRIGGER_END = "trigger-end"
+TRIGGER_PERSISTS = "trigger-persists"
 
 # -- messages -------------------------------------------------------------------------
 
@@ -301,12 +311,13 @@ def execute_reply(ctx: Context, op: Operation) -> Reply:
 class ClientMeter:
     """Per-client availability accounting; see the module docstring for the contract."""
 
-    __slots__ = ("timeout", "since", "late")
+    __slots__ = ("timeout", "since", "late", "answers")
 
     def __init__(self, timeout: int) -> None:
         self.timeout = timeout
         self.since: int | None = None  # first round of the current wait
         self.late = False  # the current wait has passed the timeout
+        self.answers = 0  # answers accepted from a server (what resets a client's backoff)
 
     @property
     def waiting(self) -> bool:
@@ -325,6 +336,7 @@ class ClientMeter:
         server: int | None = None,
     ) -> None:
         """The client accepted an answer (a reply to ``op``, or a bare login acknowledgement)."""
+        self.answers += 1
         correct = True
         if op is not None:
             ctx.tally("accepted")
@@ -350,6 +362,11 @@ class ClientMeter:
         waited = ctx.round - since
         if waited:
             ctx.tally("served" if correct else "unserved", waited)
+
+    def refused(self) -> None:
+        """The server answered, but refused the request (a quarantine): an answer that does
+        not end the wait."""
+        self.answers += 1
 
     def tick(self, ctx: Context) -> None:
         since = self.since
@@ -377,8 +394,14 @@ def availability_series(record: RunRecord) -> list[float | None]:
 
 
 def trigger_end(record: RunRecord) -> int | None:
-    """The round of the last ``trigger-end`` note an adversary recorded, if any."""
-    ends = [e.round for e in record.notes() if e.detail.endswith(": " + TRIGGER_END)]
+    """The round of the last ``trigger-end`` note an adversary recorded, if any; None also
+    when some adversary noted that its trigger persists (a poison that never stops: the
+    end another adversary notes, a searched schedule's say, is not the end of the run's
+    triggers)."""
+    notes = record.notes()
+    if any(e.detail.endswith(": " + TRIGGER_PERSISTS) for e in notes):
+        return None
+    ends = [e.round for e in notes if e.detail.endswith(": " + TRIGGER_END)]
     return max(ends) if ends else None
 
 
@@ -453,7 +476,11 @@ def service_metrics(record: RunRecord, p: Params) -> dict[str, float | None]:
 # -- properties -------------------------------------------------------------------------
 
 
-def service_properties(p: Params) -> list[Property]:
+def service_properties(p: Params, *, availability_guaranteed: bool = True) -> list[Property]:
+    """``reply-correct`` and ``recovers``. A replicated state machine (PBFT and its kin)
+    guarantees an answer within a bound after GST, not an availability level: for it,
+    ``availability_guaranteed=False`` makes ``recovers`` an expectation that ``bft run``
+    judges and ``bft check`` searches only when named (as PBFT's throughput floor)."""
     threshold, within = p["recover_threshold"], p["recover_within"]
 
     def reply_correct(record: RunRecord) -> Verdict:
@@ -518,6 +545,7 @@ def service_properties(p: Params) -> list[Property]:
             f"after the trigger ends, availability returns to >= {threshold:.0%} within "
             f"{within} rounds and stays there",
             recovers,
+            guaranteed=availability_guaranteed,
         ),
     ]
 
@@ -560,6 +588,23 @@ class ServiceSpec(ProtocolSpec):
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return service_metrics(record, p)
+
+    def tolerance(self, p: Params) -> Tolerance:
+        """Servers may crash as long as the survivors can still carry the load: the
+        steady demand (clients x rate requests a round, one work unit each) with half
+        again as much in reserve, over ``capacity`` per server (``recovers`` asks for the
+        service to come back, which no protocol can do without the capacity). Clients
+        may be anything, as the requests of any client are untrusted input (a poisoned
+        request, a login storm). Byzantine servers are outside the model."""
+        servers = int(p["n"])
+        needed = max(1, math.ceil(1.5 * p["clients"] * p["rate"] / p["capacity"]))
+        return Tolerance(
+            kind="crash",
+            faults=max(0, servers - needed),
+            roles=("server",),
+            unlimited=("client",),
+            bound=f"servers crash-stop while {needed} can carry the load",
+        )
 
 
 # -- printing the series from a trace -----------------------------------------------------

@@ -18,6 +18,9 @@ answered ``Busy``, reacts through the protocol's hooks (``_on_timeout``,
 ``_on_busy``, ``_restart_server``); the shared part is logging in, sleeping
 ``U(0, min(cap, base * 2**attempt))`` rounds of exponential backoff with full
 jitter, waking up, and issuing requests, all accounted by ``ClientMeter``.
+A client with backoff reports each backoff from the round loop (``backoff``:
+the server it gave up on, the next one, the sleep, the answers counted), so
+the backoff properties (``bft.protocols.service_promises``) judge what it did.
 """
 
 from __future__ import annotations
@@ -214,17 +217,49 @@ class ServiceClient(Node):
         self.attempt = 0
         self.wake = None
 
+    def _retry_detail(self) -> dict[str, Any]:
+        """What else a ``backoff`` output reports (a subclass's view of live servers)."""
+        return {}
+
+    def _report_retry(self, ctx: Context, server: int, busy: bool) -> None:
+        """Emit ``backoff``: the client gave up on ``server`` (or it answered busy).
+
+        Reported from the round loop, whatever the hooks did, so the backoff
+        properties judge what the client actually does: ``to`` is the server it
+        will log in to, ``sleep`` the rounds it waits first (0: at once), and
+        ``answers`` the answers its meter has counted (a change since the
+        previous backoff means the backoff must start again from ``base``).
+        Only clients with backoff report (a naive client retries thousands of
+        times in an outage, and promises nothing about when).
+        """
+        if self.base is None:
+            return
+        wake = self.wake
+        ctx.output(
+            "backoff",
+            server=server,
+            to=self.server,
+            busy=busy,
+            sleep=0 if wake is None else wake - ctx.round,
+            answers=self.meter.answers,
+            **self._retry_detail(),
+        )
+
     def _advance(self, ctx: Context, busy: bool) -> None:
         """After the inbox: react to busy, wake-up or timeout, maybe issue a request, account."""
         rnd = ctx.round
         if busy:
+            server = self.server
             self._on_busy(ctx)
+            self._report_retry(ctx, server, busy=True)
         elif self.wake is not None:
             if rnd >= self.wake:
                 self.wake = None
                 self._connect(ctx)
         elif self.sent_at is not None and rnd - self.sent_at >= self.timeout:
+            server = self.server
             self._on_timeout(ctx)
+            self._report_retry(ctx, server, busy=False)
         if (
             self.attached
             and self.pending is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bft.run import scenario
@@ -40,3 +42,13 @@ def digest_in_fresh_process(args: Sequence[str], hash_seed: str) -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["digest"]
+
+
+def load_file(path: Path) -> ModuleType:
+    """Import a Python file that is not part of a package (a lab's reference solution)."""
+    name = f"tests_file_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

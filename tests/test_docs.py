@@ -16,10 +16,10 @@ def test_reference_page_is_up_to_date() -> None:
     )
 
 
-def test_reference_names_every_registered_protocol_and_adversary() -> None:
+def test_reference_names_every_builtin_protocol_and_adversary() -> None:
     from bft.core import registry
 
     text = PAGE.read_text()
     for kind in ("protocol", "adversary"):
-        for name in registry.installed_names(kind):
+        for name in registry.builtin_names(kind):
             assert f"### `{name}`" in text

@@ -8,20 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft.core.engine import Engine
+from bft import NodeHarness
 from bft.core.errors import ConfigError
 from bft.core.trace import read_trace
 from bft.protocols.dolev_strong import DolevStrong, DolevStrongNode, DSValue
 from bft.run import scenario
 from bft.run.runner import RunResult, run
 from tests.helpers import run_named
-
-
-def at_round(engine: Engine, rnd: int) -> None:
-    """Put an engine (and its contexts) at round ``rnd`` to drive one node by hand."""
-    engine.round = rnd
-    for ctx in engine.ctxs:
-        ctx.round = rnd
 
 
 def run_traced(name: str, trace: Path, adversary: str, **overrides: object) -> RunResult:
@@ -78,7 +71,7 @@ def test_agreement_and_validity_for_any_t_below_n(
     assert result.record.refused == []
     honest = set(range(n)) - set(corrupted)
     last_send, last_decision = trace_rounds(trace, honest)
-    assert last_decision == t + 1  # FACTS.md: t+1 rounds
+    assert last_decision == t + 1  # docs/facts.md: t+1 rounds
     assert last_send <= t  # the messages of rounds 0..t are all it needs
 
 
@@ -116,29 +109,26 @@ def test_t_must_be_below_n() -> None:
 
 
 def test_forged_short_and_replayed_chains_are_rejected() -> None:
-    spec = DolevStrong()
-    params = {"n": 4, "t": 2, "sender": 0, "value": 1}
-    engine = Engine(spec, params, seed=0, rounds=4)
-    node = engine.nodes[2]
+    node = DolevStrong().make_node(2, {"n": 4, "t": 2, "sender": 0, "value": 1})
     assert isinstance(node, DolevStrongNode)
-    keys = engine.keys
-    good = keys.sign(0, DSValue(0, 1))
+    harness = NodeHarness(node, n=4, node_id=2, signatures="real")
+    good = harness.sign(0, DSValue(0, 1))
     forged = type(good)(0, DSValue(0, 0), good.signature)  # signature copied onto another value
-    at_round(engine, 1)
-    node.on_round(
-        engine.ctxs[2],
+    step = harness.step(
         [
             (3, forged),
-            (3, keys.sign(3, DSValue(0, 0))),  # not signed by the sender
-            (1, keys.sign(1, keys.sign(0, DSValue(0, 0)))),  # two signatures in round 1
+            (3, harness.sign(3, DSValue(0, 0))),  # not signed by the sender
+            (1, harness.sign(1, harness.sign(0, DSValue(0, 0)))),  # two signatures in round 1
             (3, "garbage"),
             (0, good),
         ],
+        round=1,
     )
-    assert engine.record.rejected == 4
+    assert len(step.rejected) == 4
     assert node.extracted == [1]
-    # relayed (one multicast) to the nodes not on the chain
-    assert [dst for _, dst, _ in engine.out] == [(1, 3)]
+    # relayed (one multicast) to the nodes not on the chain, as one entry
+    assert [dst for dst, _ in step.sent] == [1, 3]
+    assert [dst for _, dst, _ in harness.out] == [(1, 3)]
 
 
 class EarlyNode(DolevStrongNode):

@@ -136,27 +136,38 @@ def test_adversary_cannot_rewrite_honest_messages() -> None:
     assert any("cannot change a message from honest node 0" in e.detail for e in record.refused)
 
 
-def test_crash_budget_is_enforced() -> None:
-    def setup(ctl):
-        ctl.declare_crash_budget(1)
+def test_crashes_are_counted_as_faults_across_adversaries() -> None:
+    def crash_one(node):
+        def before(ctl):
+            if ctl.round == 1:
+                assert ctl.crash(node)
 
-    def before(ctl):
-        if ctl.round == 1:
-            assert ctl.crash(1)
-            assert not ctl.crash(2)
+        return Scripted(before=before)
 
-    engine = make(adversaries=[Scripted(setup=setup, before=before)])
+    engine = make(adversaries=[crash_one(1), crash_one(2)])
     record = engine.run()
-    assert record.down[1] == [1] and record.down[-1] == [1]
-    assert any("exceeds the crash budget of 1" in e.detail for e in record.refused)
-    assert all(src != 1 for r, src, _ in engine.nodes[0].seen if r >= 2)
-    assert record.lost > 0  # messages to the crashed node are lost
+    assert record.down[1] == [1, 2] and record.down[-1] == [1, 2]
+    assert record.crashed == {1, 2} and record.faulty == {1, 2} and record.corrupted == set()
+    assert record.honest == {0, 3}  # crashed nodes are faulty: properties leave them out
+    assert all(src not in (1, 2) for r, src, _ in engine.nodes[0].seen if r >= 2)
+    assert record.lost > 0  # messages to the crashed nodes are lost
+
+
+def test_an_adversary_recovers_only_nodes_it_crashed() -> None:
+    def crash(ctl):
+        if ctl.round == 1:
+            ctl.crash(1)
+
+    def recover(ctl):
+        if ctl.round == 2:
+            assert not ctl.recover(1)
+
+    record = make(adversaries=[Scripted(before=crash), Scripted(before=recover)]).run()
+    assert any("this adversary did not crash it" in e.detail for e in record.refused)
+    assert record.down[-1] == [1]
 
 
 def test_crash_recover_keeps_state_and_restart_does_not() -> None:
-    def setup(ctl):
-        ctl.declare_crash_budget(2)
-
     def before(ctl):
         if ctl.round == 2:
             ctl.crash(1)
@@ -164,7 +175,7 @@ def test_crash_recover_keeps_state_and_restart_does_not() -> None:
         if ctl.round == 4:
             ctl.recover(1)
 
-    engine = make(adversaries=[Scripted(setup=setup, before=before)])
+    engine = make(adversaries=[Scripted(before=before)])
     engine.run()
     assert min(r for r, _, _ in engine.nodes[1].seen) == 1  # kept what it saw before the crash
     # a fresh node after the restart: back in round 3, with nothing from before

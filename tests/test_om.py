@@ -86,17 +86,13 @@ def test_majority_needs_more_than_half(votes: list[int], expected: int) -> None:
 
 
 def test_messages_from_the_wrong_sender_are_rejected_not_crashing() -> None:
-    from bft.core.engine import Engine
+    from bft import NodeHarness
     from bft.protocols.om import General, OMMessage, OralMessages
 
-    spec = OralMessages()
-    params = {"n": 4, "m": 1, "commander": 0, "value": 1}
-    engine = Engine(spec, params, seed=0, rounds=3)
-    node = engine.nodes[1]
+    node = OralMessages().make_node(1, {"n": 4, "m": 1, "commander": 0, "value": 1})
     assert isinstance(node, General)
-    engine.round = engine.ctxs[1].round = 1
-    node.on_round(
-        engine.ctxs[1], [(2, OMMessage((0,), 0)), (0, OMMessage((0,), 1)), (3, "garbage")]
+    step = NodeHarness(node, n=4, node_id=1).step(
+        [(2, OMMessage((0,), 0)), (0, OMMessage((0,), 1)), (3, "garbage")], round=1
     )
-    assert engine.record.rejected == 2
+    assert [src for src, _, _ in step.rejected] == [2, 3]
     assert node.received == {(0,): 1}

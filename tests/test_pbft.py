@@ -6,6 +6,8 @@ a fraction of the cost); one test runs real Ed25519.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from bft.core.engine import Engine
 from bft.core.environment import Operation
 from bft.core.errors import ConfigError
 from bft.protocols.pbft.certificates import new_view_plan
+from bft.protocols.pbft.log import Phase, Slot, committed_local, prepared
 from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
@@ -29,11 +32,12 @@ from bft.protocols.pbft.messages import (
     request_digest,
 )
 from bft.protocols.pbft.properties import message_formula
-from bft.protocols.pbft.replica import Replica
+from bft.protocols.pbft.replica import Mode, Replica
 from bft.protocols.pbft.spec import PBFT
-from tests.helpers import digest_in_fresh_process, run_named
+from tests.helpers import digest_in_fresh_process, load_file, run_named
 
 IDEAL = {"signatures": "ideal"}
+LAB4 = load_file(Path(__file__).parent / "lab_solutions" / "lab4" / "quorums.py")
 
 
 def test_fault_free_run_sends_exactly_28_messages_per_request_at_n4() -> None:
@@ -184,8 +188,9 @@ def test_checkpoints_become_stable_and_truncate_the_log() -> None:
     engine.run()
     for node in engine.nodes[:4]:
         assert isinstance(node, Replica)
-        assert node.last_exec == 24 and node.h == 20 and len(node.stable_proof) == 3
-        assert all(seq > 20 for by_seq in node.slots.values() for seq in by_seq)
+        assert node.service.last_exec == 24 and node.log.low == 20
+        assert len(node.checkpoints.proof) == 3
+        assert sorted(node.log.slots_of(0)) == [21, 22, 23, 24]
     # n = 4, f = 1: each checkpoint is stable at 2f+1 = 3 of 4, so a replica gets the
     # 4th after its checkpoint is stable and discards it unread (two checkpoints, 4 replicas)
     assert sum(engine.record.tally("pbft-late-checkpoint")) == 2 * 4
@@ -290,7 +295,7 @@ def test_a_replica_joins_a_higher_view_on_f_plus_1_view_changes(
     engine.round = 1
     inbox = [(r, engine.keys.sign(r, ViewChange(2 + r, 0, (), (), r))) for r in senders]
     replica.on_round(engine.ctxs[3], inbox)
-    assert (replica.view, replica.active) == ((3, False) if joins else (0, True))
+    assert (replica.view, replica.mode) == ((3, Mode.VIEW_CHANGE) if joins else (0, Mode.NORMAL))
     assert not engine.record.rejected
 
 
@@ -344,3 +349,72 @@ def test_any_field_of_any_message_can_be_garbage_without_crashing(
         engine.round = 1
         engine.nodes[node].on_round(engine.ctxs[node], [(signer, signed), (signer, bad)])
     assert not engine.record.bugs
+
+
+@pytest.mark.parametrize("name", ["pbft-normal", "pbft-view-change"])
+def test_real_and_ideal_signatures_give_the_same_trace(name: str) -> None:
+    # signature bytes never enter a canonical encoding, so request digests, checkpoint
+    # states and the trace do not depend on them: Ed25519 (fresh random keys each run)
+    # and the ideal functionality run byte for byte the same
+    real = run_named(name, signatures="real")
+    ideal = run_named(name, signatures="ideal")
+    assert real.digest == ideal.digest
+    assert real.metrics["signatures"] == ideal.metrics["signatures"] > 0
+    assert real.metrics["committed"] == ideal.metrics["committed"] > 0
+
+
+DIGESTS = (b"\x01" * 16, b"\x02" * 16)
+
+
+@st.composite
+def slots(draw: st.DrawFn) -> tuple[Slot, int]:
+    """A slot of replica 1 (view 0, primary 0) with votes from distinct replicas, some for
+    another digest, arriving before or after its pre-prepare."""
+    f = draw(st.integers(1, 3))
+    n = 3 * f + 1
+    slot = Slot(0, 1, 0)
+    pp = Signed(0, PrePrepare(0, 1, DIGESTS[0], ()), b"")
+    early = draw(st.booleans())
+    if not early:
+        slot.hold_pre_prepare(pp)
+    backups = list(range(1, n))
+    for r in draw(st.lists(st.sampled_from(backups), unique=True)):
+        d = DIGESTS[draw(st.integers(0, 1))]
+        slot.add_prepare(r, Signed(r, Prepare(0, 1, d, r), b""), d)
+    for r in draw(st.lists(st.sampled_from(range(n)), unique=True)):
+        d = DIGESTS[draw(st.integers(0, 1))]
+        slot.add_commit(r, Signed(r, Commit(0, 1, d, r), b""), d)
+    if early:
+        slot.hold_pre_prepare(pp)
+    slot.phase = draw(st.sampled_from([Phase.PRE_PREPARED, Phase.PREPARED]))
+    return slot, f
+
+
+@given(slots())
+def test_the_predicates_count_matching_votes_from_distinct_replicas(case: tuple[Slot, int]) -> None:
+    slot, f = case
+    matching_prepares = sum(1 for d in slot.prepares.values() if d == slot.digest)
+    matching_commits = sum(1 for d in slot.commits.values() if d == slot.digest)
+    assert prepared(slot, f) == (matching_prepares >= 2 * f)
+    assert committed_local(slot, f) == (
+        slot.phase is Phase.PREPARED and matching_commits >= 2 * f + 1
+    )
+
+
+@given(slots())
+def test_lab_4s_reference_rules_agree_with_the_papers_predicates(case: tuple[Slot, int]) -> None:
+    # the lab's students see the very slot the replica's own rules see
+    slot, f = case
+    assert LAB4.prepared(slot, f) == prepared(slot, f)
+    assert LAB4.committed_local(slot, f) == committed_local(slot, f)
+
+
+def test_a_slot_without_an_accepted_pre_prepare_is_never_prepared() -> None:
+    slot = Slot(0, 1, 0)
+    for r in (1, 2, 3):
+        slot.add_prepare(r, Signed(r, Prepare(0, 1, DIGESTS[0], r), b""), DIGESTS[0])
+    assert not prepared(slot, 1)  # no pre-prepare at all
+    slot.hold_pre_prepare(Signed(0, PrePrepare(0, 1, DIGESTS[0], ()), b""))
+    assert slot.matching_prepares == 3 and not prepared(slot, 1)  # held, not accepted
+    slot.phase = Phase.PRE_PREPARED
+    assert prepared(slot, 1)

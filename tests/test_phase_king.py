@@ -8,20 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bft.core.engine import Engine
+from bft import NodeHarness
 from bft.core.errors import ConfigError
 from bft.core.trace import read_trace
 from bft.protocols.phase_king import King, PhaseKing, PhaseKingNode, Vote
 from bft.run import scenario
 from bft.run.runner import RunResult, run
 from tests.helpers import run_named
-
-
-def at_round(engine: Engine, rnd: int) -> None:
-    """Put an engine (and its contexts) at round ``rnd`` to drive one node by hand."""
-    engine.round = rnd
-    for ctx in engine.ctxs:
-        ctx.round = rnd
 
 
 def run_traced(trace: Path, adversary: str, **overrides: object) -> RunResult:
@@ -63,8 +56,8 @@ def test_agreement_and_validity_with_n_above_4f(
     honest = set(range(n)) - set(corrupted)
     sends = [e["r"] for e in events if e["ev"] == "send" and e["src"] in honest]
     _, events = read_trace(trace)
-    decisions = {e["r"] for e in events if e["ev"] == "output"}
-    assert decisions == {2 * (f + 1)}  # FACTS.md: 2(f+1) rounds
+    decisions = {e["r"] for e in events if e["ev"] == "output" and e["name"] == "decide"}
+    assert decisions == {2 * (f + 1)}  # docs/facts.md: 2(f+1) rounds
     assert max(sends) <= 2 * (f + 1) - 1  # messages in rounds 0 .. 2f+1
     if f in honest:  # the last king speaks in round 2f+1
         assert max(sends) == 2 * (f + 1) - 1
@@ -102,19 +95,17 @@ def test_bad_inputs_are_config_errors() -> None:
 
 
 def test_wrong_phase_duplicate_and_impostor_messages_are_rejected() -> None:
-    spec = PhaseKing()
     params = {"n": 5, "f": 1, "inputs": (1, 1, 1, 1, 1), "value": None}
-    engine = Engine(spec, params, seed=0, rounds=5)
-    node = engine.nodes[3]
+    node = PhaseKing().make_node(3, params)
     assert isinstance(node, PhaseKingNode)
-    at_round(engine, 1)
-    node.on_round(
-        engine.ctxs[3],
+    harness = NodeHarness(node, n=5, node_id=3)
+    harness.step(round=0)
+    step = harness.step(
         [(1, Vote(0, 0)), (1, Vote(0, 0)), (2, Vote(1, 0)), (4, Vote(0, 7)), (0, "junk")],
+        round=1,
     )
-    assert engine.record.rejected == 4
+    assert len(step.rejected) == 4
     assert (node.maj, node.mult) == (0, 1)  # its own 1 and one valid 0: a tie goes to 0
-    at_round(engine, 2)
-    node.on_round(engine.ctxs[3], [(2, King(0, 0)), (0, King(0, 0)), (0, King(0, 1))])
-    assert engine.record.rejected == 6
+    step = harness.step([(2, King(0, 0)), (0, King(0, 0)), (0, King(0, 1))], round=2)
+    assert len(step.rejected) == 2
     assert node.pref == 0  # mult 1 is not > n/2 + f, so it follows king 0 (which said 0)

@@ -20,7 +20,14 @@ from bft.run.runner import run
 from tests.quality.planted import register_all
 
 ROOT = Path(__file__).resolve().parent.parent
-REGRESSIONS = sorted((ROOT / "tests" / "regressions").glob("*.toml"))
+# Saved counterexamples record the violation they reproduce in a [replay] table; a file
+# without one is checked by its protocol's tests (a hand-written published bug, or a
+# fixed bug's schedule that must now pass)
+REGRESSIONS = sorted(
+    path
+    for path in (ROOT / "tests" / "regressions").glob("*.toml")
+    if "replay" in tomllib.loads(path.read_text(encoding="utf-8"))
+)
 TWO_TRAITORS = ROOT / "tests" / "regressions" / "om-two-traitors.toml"
 
 
@@ -93,9 +100,9 @@ TAMPERINGS = {
     ),
     "actions that are not a list": (_set(["adversary", 0, "actions"], "crash"), "must be a list"),
     "an action that is not a table": (_set(["adversary", 0, "actions", 0], 3), "must be a table"),
-    "a schedule over its fault budget": (
-        _set(["adversary", 0, "faults"], 1),
-        "more than faults=1",
+    "a schedule naming a node that does not exist": (
+        _set(["adversary", 0, "actions", 0, "node"], 9),
+        "names node 9, which does not exist",
     ),
     "a recorded property that no longer fails": (
         _set(["replay", "property"], "integrity"),
@@ -146,3 +153,49 @@ def test_a_binary_file_is_refused_in_a_fresh_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_replay_trace_is_full_and_text_mode_says_the_digest_matched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tomllib.loads(TWO_TRAITORS.read_text())
+    assert data["replay"]["level"] == "summary"  # the digest is a summary digest
+    trace = tmp_path / "full.jsonl"
+    assert main(["replay", str(TWO_TRAITORS), "--trace", str(trace)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"replay: the trace digest matches the one {TWO_TRAITORS} records "
+        f"({data['replay']['digest'][:16]}..., summary trace)" in out
+    )
+    assert f"full trace written to {trace}" in out
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert lines[0]["level"] == "full"
+    assert any(line.get("ev") == "send" for line in lines)  # every message, not just counts
+    assert not any(line.get("ev") == "rounds" for line in lines)  # no summary series
+    full = run(scenario.load(str(TWO_TRAITORS)), level="full")
+    assert lines[-1]["ev"] == "verdicts" and lines[-1]["digest"] == full.digest
+    assert main(["show", str(trace)]) == 0
+    assert "validity      VIOLATED" in capsys.readouterr().out
+
+
+def test_a_file_without_a_digest_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tomllib.loads(TWO_TRAITORS.read_text())
+    del data["replay"]
+    path = tmp_path / "plain.toml"
+    path.write_text(tomli_w.dumps(data))
+    assert main(["replay", str(path)]) == 1
+    assert "records no digest, so there was nothing to compare" in capsys.readouterr().out
+
+
+def test_an_unwritable_replay_trace_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for target, needle in [
+        (tmp_path, "it is a directory"),
+        (tmp_path / "missing" / "t.jsonl", "no directory"),
+    ]:
+        assert main(["replay", str(tmp_path / "absent.toml"), "--trace", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--trace: cannot write {str(target)!r}: {needle}" in err and err.count("\n") == 1

@@ -16,7 +16,8 @@ from bft.search.driver import Searcher, search
 from bft.search.schedule import Schedule
 
 CI_BUDGET = 200
-BASE = scenario.load("byzantine-generals")
+BASE = scenario.load("byzantine-generals")  # OM(1), n=4, lieutenant 3 a traitor
+QUIET = scenario.with_overrides(BASE, adversaries=[])  # the same, without the traitor
 
 
 def assert_one_minimal(searcher: Searcher, schedule: Schedule) -> None:
@@ -28,7 +29,10 @@ def assert_one_minimal(searcher: Searcher, schedule: Schedule) -> None:
 
 
 def test_om_within_its_bound_survives_every_schedule_of_the_ci_budget() -> None:
+    # the scenario's traitor spends the fault budget (m = 1) the search explores, so the
+    # search replaces it: any one general may be faulty
     outcome = search(BASE, examples=CI_BUDGET, seed=0)
+    assert outcome.replaced == ("traitor",) and outcome.model.faults == 1
     assert outcome.counterexample is None
     assert outcome.examples == CI_BUDGET
     # the faults really were exercised: some took effect and some changed decisions
@@ -37,20 +41,32 @@ def test_om_within_its_bound_survives_every_schedule_of_the_ci_budget() -> None:
     assert outcome.exercised["agreement"] > 0 and outcome.exercised["validity"] > 0
 
 
-def test_three_generals_fall_to_a_single_lying_lieutenant() -> None:
-    searcher = Searcher(scenario.with_overrides(BASE, params={"n": 3}))
+def test_three_generals_fall_to_the_scenarios_own_traitor() -> None:
+    # the impossibility story: with n = 3 the scenario's lying lieutenant alone is enough,
+    # and a check runs the scenario as written before it searches
+    outcome = search(scenario.with_overrides(BASE, params={"n": 3}), examples=CI_BUDGET)
+    cex = outcome.counterexample
+    assert cex is not None and len(cex.schedule) == 0
+    assert outcome.scenario_violated and cex.property in ("agreement", "validity")
+    assert [a["name"] for a in cex.document["adversary"]] == ["traitor"]
+    assert cex.result.beyond_bound is not None and "3m+1" in cex.result.beyond_bound
+
+
+def test_three_generals_without_a_traitor_fall_to_one_searched_fault() -> None:
+    searcher = Searcher(scenario.with_overrides(QUIET, params={"n": 3}))
     outcome = searcher.search(examples=CI_BUDGET, seed=0)
     cex = outcome.counterexample
     assert cex is not None
-    assert len(cex.schedule) == 1  # OM(1) with n=3: one traitor is enough (n < 3m+1)
+    assert len(cex.schedule) == 1  # OM(1) with n=3: one fault is enough (n < 3m+1)
     assert cex.property in ("agreement", "validity")
     assert cex.result.beyond_bound is not None and "3m+1" in cex.result.beyond_bound
     assert_one_minimal(searcher, cex.schedule)
 
 
 def test_two_faults_among_four_generals_give_a_minimal_counterexample() -> None:
-    searcher = Searcher(BASE, faults=2)
+    searcher = Searcher(QUIET, faults=2)
     outcome = searcher.search(examples=CI_BUDGET, seed=0)
+    assert outcome.model.outside is not None and "tolerates 1" in outcome.model.outside
     cex = outcome.counterexample
     assert cex is not None
     assert len(cex.schedule.faulty) == 2  # one fault is provably not enough
@@ -64,8 +80,8 @@ def test_two_faults_among_four_generals_give_a_minimal_counterexample() -> None:
 
 
 def test_a_search_is_reproducible_from_its_seed() -> None:
-    first = search(BASE, faults=2, examples=100, seed=7).counterexample
-    again = search(BASE, faults=2, examples=100, seed=7).counterexample
+    first = search(QUIET, faults=2, examples=100, seed=7).counterexample
+    again = search(QUIET, faults=2, examples=100, seed=7).counterexample
     assert first is not None and again is not None
     assert first.schedule == again.schedule and first.result.digest == again.result.digest
 
@@ -88,7 +104,18 @@ def test_check_writes_a_minimal_counterexample_and_says_how_to_replay_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_file = tmp_path / "cex.toml"
-    code = main(["check", "byzantine-generals", "--faults", "2", "--out", str(out_file)])
+    code = main(
+        [
+            "check",
+            "byzantine-generals",
+            "--adversary",
+            "none",
+            "--faults",
+            "2",
+            "--out",
+            str(out_file),
+        ]
+    )
     assert code == 1
     out = capsys.readouterr().out
     assert "VIOLATION of" in out and "witness:" in out
@@ -99,7 +126,10 @@ def test_check_writes_a_minimal_counterexample_and_says_how_to_replay_it(
 
 def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "cex.toml"
-    code = main(["check", "byzantine-generals", "--nodes", "3", "--json", "--out", str(out_file)])
+    code = main(
+        ["check", "byzantine-generals", "--adversary", "none", "--nodes", "3", "--json",
+         "--out", str(out_file)]
+    )  # fmt: skip
     assert code == 1
     payload = json.loads(capsys.readouterr().out)
     assert payload["protocol"] == "om" and payload["fault_model"]["faults"] == 1
@@ -116,9 +146,10 @@ def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["--kinds", "crash,meteor"], "unknown action kind 'meteor'"),
         (["--examples", "0"], "--examples must be at least 1"),
         (["--seconds", "-2"], "--seconds must be a positive number"),
-        (["--max-actions", "0"], "--max-actions must be at least 1"),
+        (["--max-actions", "0"], "--max-actions must be between 1 and 64"),
         (["--protocol", "pfbt"], "unknown protocol 'pfbt'"),
-        (["--adversary", "traitor"], "bft check searches the adversary itself"),
+        (["--jobs", "0"], "--jobs must be between 1"),
+        (["--out", "/nonexistent/dir/cex.toml"], "does not exist"),
     ],
 )
 def test_check_refuses_bad_input_with_one_line(
@@ -132,11 +163,10 @@ def test_check_refuses_bad_input_with_one_line(
 def test_check_can_count_only_some_properties_and_fault_some_roles(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["check", "byzantine-generals", "--nodes", "3", "--property", "integrity"]) == 0
+    argv = ["check", "byzantine-generals", "--adversary", "none", "--nodes", "3"]
+    assert main([*argv, "--property", "integrity"]) == 0
     assert "no violation in 200 schedules" in capsys.readouterr().out
-    code = main(
-        ["check", "byzantine-generals", "--nodes", "3", "--role", "commander", "--examples", "50"]
-    )
+    code = main([*argv, "--role", "commander", "--examples", "50"])
     assert code == 0  # a traitorous commander alone cannot break OM(1), even with n=3
     assert "among nodes [0]" in capsys.readouterr().out
 
@@ -168,7 +198,7 @@ def test_the_pytest_plugin_gives_profiles_and_fixtures(
     assert bft_search_budget == SEARCH_BUDGET[current_profile()]
     assert "validity" in bft_run("byzantine-generals", params={"n": 3}).violated
     outcome = bft_search("byzantine-generals", params={"n": 3}, examples=50)
-    assert outcome.found and len(outcome.counterexample.schedule) == 1
+    assert outcome.found and outcome.counterexample.property in ("agreement", "validity")
 
 
 def test_twins_run_a_second_copy_of_the_node_and_change_outcomes() -> None:

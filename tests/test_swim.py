@@ -10,7 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bft.core.errors import ConfigError
-from bft.protocols.swim.analysis import first_detections
+from bft.core.network import Network
+from bft.core.properties import Verdict
+from bft.core.record import Event, Output, RunRecord
+from bft.protocols.swim.analysis import first_detections, membership_justified
 from bft.protocols.swim.config import SwimConfig
 from bft.protocols.swim.member import ALIVE, DEAD, SUSPECT, SwimMember
 from bft.protocols.swim.messages import Ack, Alive, Dead, Ping, PingReq, Suspect
@@ -123,6 +126,8 @@ def test_completeness_holds_over_seeds_loss_and_crash_sets(
     assert verdict.exercised
     assert result.verdicts["no-exceptions"].holds
     assert not result.record.refused
+    justified = result.verdicts["membership-justified"]  # crashes are declared: exercised
+    assert justified.holds and justified.exercised, justified.witness
     if not loss and not slow_lag:
         accuracy = result.verdicts["accuracy"]
         assert accuracy.holds and accuracy.exercised, accuracy.witness
@@ -147,6 +152,122 @@ def test_accuracy_without_loss(seed: int, crashed: set[int], targets: str) -> No
     verdict = result.verdicts["accuracy"]
     assert verdict.holds and verdict.exercised, verdict.witness
     assert result.metrics["false_positive_rate"] == 0.0
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    loss=st.sampled_from([0.0, 0.05, 0.2]),
+    lag=st.integers(1, 8),
+    down=st.integers(5, 60),
+    every=st.sampled_from([0, 80]),
+    options=st.fixed_dictionaries(
+        {
+            "local_health": st.booleans(),
+            "dynamic_suspicion": st.booleans(),
+            "buddy": st.booleans(),
+            "targets": st.sampled_from(["round-robin", "random"]),
+            "k": st.integers(0, 3),
+        }
+    ),
+)
+def test_membership_changes_are_justified_under_loss_lag_and_crash_recover(
+    seed: int, loss: float, lag: int, down: int, every: int, options: dict
+) -> None:
+    # members that come back after being declared dead refute with a higher incarnation;
+    # slow members are suspected, refute, are declared dead and come back
+    adversaries = [
+        f"crash-recover:nodes=[2,9],at=20,duration={down},every={every and down + every}",
+        f"slow-member:nodes=[5],lag={lag}",
+    ]
+    if loss:
+        adversaries.append(f"drop:rate={loss}")
+    result = run_named(
+        "swim-slow-member",
+        adversaries=adversaries,
+        params={"n": 12, **options},
+        seed=seed,
+        rounds=300,
+    )
+    verdict = result.verdicts["membership-justified"]
+    assert verdict.holds, verdict.witness
+    assert result.properties["membership-justified"].guaranteed
+
+
+def test_shipped_swim_scenarios_justify_every_membership_change() -> None:
+    for name in ("swim-crash", "swim-slow-member"):
+        for lifeguard in (False, True):
+            result = run_named(name, params={"lifeguard": lifeguard})
+            verdict = result.verdicts["membership-justified"]
+            assert verdict.holds and verdict.exercised, (name, lifeguard, verdict.witness)
+            assert result.ok, (name, lifeguard, result.violated)
+
+
+def _justified(outputs: list[Output], n: int = 4, restarts: tuple[Event, ...] = ()) -> Verdict:
+    record = RunRecord(n=n, rounds=200, seed=0, params={}, roles=("member",) * n, network=Network())
+    record.outputs = outputs
+    record.events = list(restarts)
+    cfg = SwimConfig(size=n, suspicion_min=24, suspicion_max=24)
+    return membership_justified(record, range(n), cfg)
+
+
+def _out(rnd: int, node: int, name: str, **data: int) -> Output:
+    return Output(rnd, node, name, data)
+
+
+def test_membership_justified_names_each_broken_rule() -> None:
+    suspect = _out(10, 0, "suspect", member=3, incarnation=0)
+    dead = _out(34, 0, "dead", member=3, incarnation=0, origin=0)
+    assert _justified([suspect, dead]).holds
+    assert _justified([dead]).witness == (
+        "member 0 declared member 3 dead at incarnation 0 in round 34, but no member had "
+        "suspected it at incarnation 0"
+    )
+    early = _out(30, 0, "dead", member=3, incarnation=0, origin=0)
+    assert _justified([suspect, early]).witness == (
+        "member 0 declared member 3 dead at incarnation 0 in round 30, 20 rounds after the "
+        "first suspicion of it (round 10); no suspicion times out in fewer than 24 rounds"
+    )
+    hearsay = _out(36, 1, "dead", member=3, incarnation=0, origin=2)
+    assert _justified([suspect, dead, hearsay]).witness == (
+        "member 1 holds member 3 dead at incarnation 0 from round 36 on the word of member 2, "
+        "which had not declared it"
+    )
+    refute = _out(40, 3, "refute", incarnation=1)
+    back = _out(44, 1, "alive", member=3, incarnation=1)
+    relayed = _out(36, 1, "dead", member=3, incarnation=0, origin=0)
+    assert _justified([suspect, dead, relayed, refute, back]).holds
+    same = _out(44, 1, "alive", member=3, incarnation=0)
+    assert _justified([suspect, dead, relayed, refute, same]).witness == (
+        "member 1 took member 3 back as alive at incarnation 0 in round 44, though it held it "
+        "dead at incarnation 0: only a higher incarnation overrides a death"
+    )
+    unannounced = _out(44, 1, "alive", member=3, incarnation=2)
+    assert "member 3 never announced incarnation 2" in (
+        _justified([suspect, dead, relayed, refute, unannounced]).witness
+    )
+    stale = _out(40, 3, "refute", incarnation=0)
+    assert _justified([suspect, stale]).witness == (
+        "member 3 refuted in round 40 at incarnation 0, not above the incarnation 0 it already had"
+    )
+    unprovoked = _out(40, 3, "refute", incarnation=2)
+    assert _justified([suspect, unprovoked]).witness == (
+        "member 3 refuted in round 40 at incarnation 2, but no member had accused it at "
+        "incarnation 1: a refutation answers an accusation with the next incarnation"
+    )
+    # a restarted member starts again from incarnation 0 and may refute at 1 again
+    again = [suspect, refute, _out(60, 1, "suspect", member=3, incarnation=0), refute]
+    assert not _justified(again).holds
+    assert _justified(
+        [
+            suspect,
+            refute,
+            _out(60, 1, "suspect", member=3, incarnation=0),
+            _out(70, 3, "refute", incarnation=1),
+        ],
+        restarts=(Event(50, "restart", 3),),
+    ).holds
+    assert not _justified([]).exercised
 
 
 # -- the member state machine, driven by hand ---------------------------------------------

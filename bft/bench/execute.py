@@ -76,7 +76,7 @@ from bft.bench.store import (
 from bft.bench.sweep import Cell, Sweep
 from bft.bench.workers import Workers
 from bft.core.encoding import to_plain
-from bft.core.errors import ConfigError
+from bft.core.errors import ConfigError, PluginError
 from bft.run import runner
 from bft.run.scenario import Scenario
 
@@ -193,6 +193,9 @@ def run_one(scenario: Scenario) -> Row:
             "series": {name: to_plain(record.tally(name)) for name in names},
             "digest": result.digest,
         }
+    except PluginError as exc:  # a plug-in's bug: the run failed; report what it raised
+        cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+        return {"status": "failed", "error": failure(cause), "seconds": time.perf_counter() - start}
     except ConfigError as exc:
         return {"status": "invalid", "reason": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - a run's failure is a result; Ctrl-C is not

@@ -7,7 +7,7 @@ overrides: "pbft monoculture" and "pbft diverse" are one protocol with two
 more composed adversaries, or the base scenario's own ones) and a list of
 seeds. Its *cells* are the cartesian product protocols x adversaries, in
 that order; each cell runs once per seed, and each run is a pure function of
-its resolved configuration and seed (DESIGN.md principle 6). A run's storage
+its resolved configuration and seed (docs/theory.md: everything replays). A run's storage
 key hashes that resolved configuration (scenario name, protocol, every
 parameter after defaults, network, environment, adversaries, rounds,
 signatures), the seed and the code version, so a result is reused exactly

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bft.cli.common import EXIT_OK, add_overrides, emit, scenario_from_args
 from bft.core import registry
@@ -18,14 +19,19 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
 def replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--trace", metavar="FILE", help="write the full trace as JSON Lines")
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="also write the full trace as JSON Lines (for 'bft show'), whatever level "
+        "the file's digest was recorded at",
+    )
 
 
 def list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "what",
         nargs="?",
-        choices=("protocols", "adversaries", "scenarios", "properties"),
+        choices=("protocols", "adversaries", "scenarios", "properties", "actions"),
         help="what to list",
     )
 
@@ -42,10 +48,18 @@ REPLAY_KEYS = ("digest", "level", "property", "witness")
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a scenario or counterexample file; a file whose [replay] digest does not
-    match, or that is malformed in any way, is refused with one line (exit 2)."""
+    match, or that is malformed in any way, is refused with one line (exit 2).
+
+    The digest is checked at the level the file recorded it (usually ``summary``);
+    ``--trace FILE`` then writes a *full* trace of the same run (a second, identical
+    run at the full level when the recorded level is not full). The text report
+    ends by saying whether the digest matched."""
+    from bft.cli.show import check_output
     from bft.core.trace import LEVELS
     from bft.run.runner import run
 
+    if args.trace is not None:
+        check_output(args.trace, "--trace")
     loaded = scenario.load(args.file)
     replay = loaded.replay
     for key in replay:
@@ -70,8 +84,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.file}: [replay] level must be 'summary' or 'full' (got {level!r})"
         )
+    if not replay and any(a.name == "schedule" for a in loaded.adversaries):
+        print(
+            f"bft: warning: {args.file} holds a schedule but no [replay] table (a truncated "
+            "counterexample?): it runs without a digest to check",
+            file=sys.stderr,
+        )
+    one_run = args.trace if level == "full" else None
     try:
-        result = run(loaded, trace_path=args.trace, level=level)
+        result = run(loaded, trace_path=one_run, level=level)
     except ConfigError as exc:
         if args.file in str(exc):
             raise
@@ -94,7 +115,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"{args.file}: the file records a violation of {expected!r}, but the replay "
             f"violates {', '.join(result.violated) or 'nothing'}"
         )
-    return emit(result, args.json, {"replayed_digest_matches": recorded is not None})
+    if args.trace is not None and one_run is None:
+        run(loaded, trace_path=args.trace, level="full")  # the same run, every message traced
+    extra: dict[str, object] = {"replayed_digest_matches": recorded is not None}
+    if args.trace is not None:
+        extra["trace"] = args.trace
+    status = emit(result, args.json, extra)
+    if not args.json:
+        if recorded is not None:
+            print(
+                f"replay: the trace digest matches the one {args.file} records "
+                f"({recorded[:16]}..., {level} trace)"
+            )
+        else:
+            print(f"replay: {args.file} records no digest, so there was nothing to compare")
+        if args.trace is not None:
+            print(f"full trace written to {args.trace} (draw it with 'bft show {args.trace}')")
+    return status
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -117,6 +154,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             for name in scenario.available():
                 loaded = scenario.load(name)
                 rows.append((name, loaded.protocol, loaded.description))
+        elif section == "actions":
+            from bft.search.actions import kinds
+
+            for name, kind in kinds().items():
+                where = "" if kind.generated else " (in files only)"
+                rows.append((name, kind.fault + where, kind.summary))
         else:
             from bft.core.params import resolve
             from bft.core.properties import NO_EXCEPTIONS

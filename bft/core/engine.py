@@ -9,46 +9,64 @@ r proceeds in a fixed order:
 3. messages due at r are delivered; those addressed to a down node are lost;
 4. every up node runs ``on_round(ctx, inbox)`` in id order; its sends are
    buffered (``out``); a node that executes a poison is frozen and its sends
-   of this round are discarded; an honest node that raises is a protocol bug:
-   it is recorded and the node stops (fail-stop);
+   of this round are discarded; an honest node that raises (anything, even
+   ``SystemExit``) is a protocol bug: it is recorded and the node stops
+   (fail-stop);
 5. overloaded nodes (work above theta * capacity) go down for D rounds;
-6. intercepting adversaries see this round's envelopes and act within the
-   network model; surviving messages are scheduled for r+1 (or later if
+6. intercepting adversaries see this round's messages as read-only views and
+   act through their traffic control, within the network model; then one
+   routing loop schedules every surviving message for r+1 (or later if
    delayed).
 
 Randomness comes only from RNGs seeded by (seed, node) or (seed, adversary),
 iteration is always over lists or sorted ids, never over sets or dicts keyed by
 strings, so the trace is byte-identical in any process under any
 PYTHONHASHSEED. Messages stay plain ``(src, payload)`` tuples on the fast path;
-envelope objects are built only when an adversary intercepts traffic.
+per-message records are built only when an adversary intercepts traffic.
+
+Faults are counted here, for every adversary together: a node is *faulty*
+once an adversary corrupts, crashes or restarts it. The runner compares the
+faulty nodes with what the protocol claims to tolerate and labels a run that
+exceeds the claim (``bft.run.runner``). An adversary that raises is stopped
+and recorded; Ctrl-C (SIGINT) interrupts the run as ``Interrupted``, which is
+the only exception that passes through node code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import gc
-import hashlib
 import random
-import traceback
-from collections.abc import Mapping, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
-from bft.core.adversary import Adversary, Envelope, RoundControl, SetupControl, TrafficControl
+from bft.core.adversary import (
+    Adversary,
+    RoundControl,
+    SetupControl,
+    TrafficControl,
+    _Control,
+    _Flight,
+    freeze_value,
+)
 from bft.core.crypto import KeyRing, Signed
 from bft.core.encoding import kind_of
 from bft.core.environment import Environment, Frozen
+from bft.core.errors import BftError, Interrupted, describe_exception
 from bft.core.network import Network
-from bft.core.node import BROADCAST, Context, Node
+from bft.core.node import BROADCAST, Context, Destination, Inbox, Node, derive_seed
 from bft.core.protocol import ProtocolSpec
 from bft.core.record import Event, Output, RunRecord
+from bft.core.snapshot import canonical
 from bft.core.trace import TraceSink
 
-Destination = int | tuple[int, ...]  # a node id, BROADCAST, or a multicast's recipients
+__all__ = ["Engine", "derive_seed"]
+
 _NONE_DOWN: list[int] = []  # shared by every round where all nodes are up; never mutated
-
-
-def derive_seed(*parts: object) -> int:
-    text = ":".join(str(p) for p in parts).encode()
-    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
 
 
 class _OtherNodes(dict[int, list[int]]):
@@ -65,6 +83,35 @@ class _OtherNodes(dict[int, list[int]]):
     def __missing__(self, src: int) -> list[int]:
         others = self[src] = [d for d in range(self.n) if d != src]
         return others
+
+
+class _Failed(Node):
+    """Stands in for a node whose constructor raised (it never runs)."""
+
+    def on_round(self, ctx: Context, inbox: Inbox) -> None:  # pragma: no cover - never up
+        pass
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted()
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """While runs execute: no cyclic GC (it costs up to 2x on message-heavy runs, and
+    messages form no cycles) and Ctrl-C raised as ``Interrupted``."""
+    collect = gc.isenabled()
+    gc.disable()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if collect:
+            gc.enable()
 
 
 class Engine:
@@ -94,6 +141,7 @@ class Engine:
         self.full = self.sink.full
         self.roles = protocol.roles(params)
         self.round = 0
+        self.next_round = 0
 
         self.up = [True] * n
         self.down: set[int] = set()
@@ -104,28 +152,17 @@ class Engine:
         self.out: list[tuple[int, Destination, Any]] = []
         self.next_inbox: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
         self.delayed: dict[int, list[tuple[int, int, Any]]] = {}
-        self.work: dict[int, float] = {}  # node -> work units this round (only nodes that worked)
-        self.round_tallies: dict[str, float] = {}
+        self._work: dict[int, float] = {}  # node -> work units this round (only nodes that worked)
+        self._tallies: dict[str, float] = {}
         self.corrupted: frozenset[int] = frozenset()
-        self.crash_budget: dict[Adversary, int] = {}
-        self.crashed_by: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
+        self._crashed: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
+        self._stopped: set[Adversary] = set()  # adversaries that raised
+        self._faulted: dict[Adversary, set[int]] = {}  # adversary -> nodes it made faulty
         self._kinds: dict[type, str] = {}
         self._others = _OtherNodes(n)  # built per broadcaster on first use, not O(n^2)
-
-        variants = self.environment.variants
-        self.nodes: list[Node] = [protocol.make_node(i, params) for i in range(n)]
-        self.ctxs = [
-            Context(
-                self,
-                i,
-                random.Random(derive_seed("bft-rng", seed, i)),
-                protocol.variant_of(i, params, variants),
-            )
-            for i in range(n)
-        ]
-        self._handlers = [
-            node.on_round for node in self.nodes
-        ]  # bound once: the hot loop calls these
+        self._adversary_rngs: dict[Adversary, random.Random] = {}
+        #: what adversaries see of the parameters: one read-only copy for the whole run
+        self.params_view: Mapping[str, Any] = MappingProxyType(freeze_value(self.protocol_params))
         self.record = RunRecord(
             n=n,
             rounds=rounds,
@@ -134,10 +171,37 @@ class Engine:
             roles=self.roles,
             network=self.network,
         )
-        self._interceptors = [a for a in self.adversaries if a.intercepts]
-        self._adversary_rngs: dict[Adversary, random.Random] = {}
 
-    # -- services used by contexts and controls ------------------------------------------
+        variants = self.environment.variants
+        self.ctxs = [Context(self, i, protocol.variant_of(i, params, variants)) for i in range(n)]
+        self.nodes: list[Node] = [self._build(i) for i in range(n)]
+        self._handlers = [node.on_round for node in self.nodes]  # bound once: the hot loop
+        self._interceptors = [a for a in self.adversaries if a.intercepts]
+
+    # -- the host interface (what contexts call) ------------------------------------------
+
+    def emit_output(self, node: int, name: str, data: dict[str, Any]) -> None:
+        self.record.outputs.append(Output(self.round, node, name, data))
+        self.sink.event(self.round, "output", node=node, name=name, data=data)
+
+    def record_reject(self, node: int, src: int, payload: Any, reason: str) -> None:
+        self.record.rejected += 1
+        self.sink.event(
+            self.round, "reject", node=node, src=src, kind=self.kind(payload), reason=reason
+        )
+
+    def add_tally(self, name: str, amount: float) -> None:
+        tallies = self._tallies
+        tallies[name] = tallies.get(name, 0) + amount
+
+    def add_work(self, node: int, units: float) -> None:
+        work = self._work
+        work[node] = work.get(node, 0.0) + units
+
+    def work_of(self, node: int) -> float:
+        return self._work.get(node, 0.0)
+
+    # -- what controls call ---------------------------------------------------------------
 
     def adversary_rng(self, adversary: Adversary) -> random.Random:
         """One RNG stream per adversary for the whole run, shared by all its controls."""
@@ -151,16 +215,6 @@ class Engine:
     def is_up(self, node: int) -> bool:
         return self.up[node]
 
-    def emit_output(self, node: int, name: str, data: dict[str, Any]) -> None:
-        self.record.outputs.append(Output(self.round, node, name, data))
-        self.sink.event(self.round, "output", node=node, name=name, data=data)
-
-    def record_reject(self, node: int, src: int, payload: Any, reason: str) -> None:
-        self.record.rejected += 1
-        self.sink.event(
-            self.round, "reject", node=node, src=src, kind=self._kind(payload), reason=reason
-        )
-
     def record_refused(self, adversary: Adversary, why: str) -> None:
         event = Event(self.round, "refused", None, f"{adversary.name}: {why}")
         self.record.refused.append(event)
@@ -169,16 +223,46 @@ class Engine:
     def note(self, adversary: Adversary, what: str) -> None:
         self._event("adversary", None, f"{adversary.name}: {what}")
 
-    def _event(self, kind: str, node: int | None, detail: str = "") -> None:
-        self.record.events.append(Event(self.round, kind, node, detail))
-        self.sink.event(self.round, kind, node=node, detail=detail)
-
     def corrupt(self, nodes: Sequence[int], adversary: Adversary) -> None:
+        self._faulted.setdefault(adversary, set()).update(nodes)
         new = sorted(set(nodes) - self.corrupted)
         self.corrupted = self.corrupted | frozenset(nodes)
         self.record.corrupted = self.corrupted
         for node in new:
             self._event("corrupt", node, adversary.name)
+
+    def crashed_by(self, adversary: Adversary, node: int) -> bool:
+        return node in self._crashed.get(adversary, ())
+
+    def adversary_crash(self, adversary: Adversary, node: int, reason: str) -> None:
+        self._crashed.setdefault(adversary, set()).add(node)
+        self._faulted.setdefault(adversary, set()).add(node)
+        self.record.crashed = self.record.crashed | {node}
+        self.take_down(node, None, reason)
+
+    def adversary_restart(self, adversary: Adversary, node: int) -> None:
+        self._crashed.setdefault(adversary, set()).add(node)
+        self._faulted.setdefault(adversary, set()).add(node)
+        self.record.crashed = self.record.crashed | {node}
+        self.take_down(node, self.round + 1, "crash")
+        self.fresh_on_return[node] = True
+
+    def kind(self, payload: Any) -> str:
+        """The kind name of a message (a signed message has its payload's kind)."""
+        kind = self._kinds.get(type(payload))
+        if kind is not None:
+            return kind
+        if isinstance(payload, Signed):  # not cached by type: the kind is the payload's
+            return self.kind(payload.payload)
+        kind = kind_of(payload)
+        self._kinds[type(payload)] = kind
+        return kind
+
+    # -- nodes going down and coming back --------------------------------------------------
+
+    def _event(self, kind: str, node: int | None, detail: str = "") -> None:
+        self.record.events.append(Event(self.round, kind, node, detail))
+        self.sink.event(self.round, kind, node=node, detail=detail)
 
     def _mark_down(self, node: int, until: int | None) -> None:
         """Stop running ``node``; it comes back at round ``until`` (None: not by itself)."""
@@ -199,53 +283,152 @@ class Engine:
         self.down.discard(node)
         self.down_until[node] = None
         if fresh:
-            self.nodes[node] = self.protocol.make_node(node, self.protocol_params)
+            self.nodes[node] = self._build(node)
             self._handlers[node] = self.nodes[node].on_round
             self._event("restart", node)
         else:
             self._event("recover", node)
-            self._run_guarded(node, lambda: self.nodes[node].on_recover(self.ctxs[node]))
+            self._guarded(node, lambda: self.nodes[node].on_recover(self.ctxs[node]))
 
-    def restart(self, node: int) -> None:
-        self.take_down(node, self.round + 1, "crash")
-        self.fresh_on_return[node] = True
+    def _build(self, node: int) -> Node:
+        try:
+            return self.protocol.make_node(node, self.protocol_params)
+        except Interrupted:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
+            self._protocol_bug(node, exc, "while building the node")
+            return _Failed()
 
-    def _kind(self, payload: Any) -> str:
-        kind = self._kinds.get(type(payload))
-        if kind is not None:
-            return kind
-        if isinstance(payload, Signed):  # not cached by type: the kind is the payload's
-            return self._kind(payload.payload)
-        kind = kind_of(payload)
-        self._kinds[type(payload)] = kind
-        return kind
+    def _guarded(self, node: int, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Frozen:
+            self._freeze(node)
+        except Interrupted:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
+            self._protocol_bug(node, exc)
+
+    def _freeze(self, node: int) -> None:
+        out = self.out
+        out[:] = [m for m in out if m[0] != node]  # a frozen node's sends of the round are lost
+        freeze = self.environment.freeze_rounds
+        self.take_down(node, None if freeze == 0 else self.round + 1 + freeze, "freeze")
+
+    def _protocol_bug(self, node: int, exc: BaseException, when: str = "") -> None:
+        detail = describe_exception(exc) + (f" {when}" if when else "")
+        self._mark_down(node, None)  # fail-stop
+        if node in self.corrupted:
+            self._event("corrupt-node-error", node, detail)
+            return
+        self.record.bugs.append(Event(self.round, "bug", node, detail))
+        self.sink.event(self.round, "bug", node=node, detail=detail)
+
+    # -- adversaries --------------------------------------------------------------------
+
+    def _call(self, adversary: Adversary, hook: Callable[[Any], None], control: _Control) -> None:
+        """Run one adversary hook; an adversary that raises is stopped and recorded."""
+        if adversary in self._stopped:
+            control.close()
+            return
+        try:
+            hook(control)
+        except (Interrupted, BftError):
+            raise  # Ctrl-C, or a configuration the user must fix (exit status 2)
+        except BaseException as exc:  # noqa: BLE001 - the adversary's bug, not the protocol's
+            self._stopped.add(adversary)
+            detail = (
+                f"{adversary.name}: {describe_exception(exc)}; it takes no further part in the run"
+            )
+            self.record.adversary_errors.append(Event(self.round, "adversary-error", None, detail))
+            self.sink.event(self.round, "adversary-error", detail=detail)
+        finally:
+            control.close()
 
     # -- the run ---------------------------------------------------------------------
 
     def run(self) -> RunRecord:
-        collect = gc.isenabled()
-        gc.disable()  # the cyclic GC costs up to 2x on message-heavy runs; messages form no cycles
-        try:
-            for adversary in self.adversaries:
-                adversary.setup(SetupControl(self, adversary))
-            controls = [RoundControl(self, a) for a in self.adversaries]
-            ctxs = self.ctxs
-            for r in range(self.rounds):
-                self.round = r
-                for ctx in ctxs:
-                    ctx.round = r
-                self._round(r, controls)
-            pad = self.rounds - len(self.record.peak_work)
-            self.record.peak_work.extend([0.0] * pad)
-            if not self.full:
-                self._summarize()
-        finally:
-            if collect:
-                gc.enable()
-            self.sink.close()
+        with running():
+            try:
+                self.start()
+                while self.next_round < self.rounds:
+                    self.step()
+                return self.finish()
+            finally:
+                self.sink.close()
+
+    # -- stepping (what ``run`` does; an explorer drives the same steps itself) ------------
+
+    def fork(self) -> Engine:
+        """An independent copy of this run, to continue it down another branch (an
+        exhaustive search forks at every choice). Immutable parts (the protocol, the
+        network and environment models, the parameters, the trace sink of a search,
+        which records nothing) are shared, everything else copied."""
+        shared = (
+            self.protocol,
+            self.network,
+            self.environment,
+            self.params_view,
+            self.protocol_params,
+            self.sink,
+            self._others,
+            self._kinds,
+        )
+        return copy.deepcopy(self, {id(item): item for item in shared})
+
+    def state(self) -> Any:
+        """Everything this run's future depends on, in canonical form: each node's state
+        (its ``snapshot()`` where it defines one), its random stream, who is up and
+        until when, the messages in flight, the faults so far and each adversary's state.
+        Two runs with equal states (and equal records so far) go on identically."""
+        return canonical(
+            (
+                self.next_round,
+                self.nodes,
+                [ctx._rng for ctx in self.ctxs],
+                self.up,
+                self.down_until,
+                self.fresh_on_return,
+                sorted(self.wakeups.items()),
+                self.next_inbox,
+                sorted(self.delayed.items()),
+                sorted(self.corrupted),
+                sorted(self.record.crashed),
+                [sorted(self._crashed.get(a, ())) for a in self.adversaries],
+                [a in self._stopped for a in self.adversaries],
+                self.adversaries,
+                [self._adversary_rngs.get(a) for a in self.adversaries],
+            )
+        )
+
+    def start(self) -> None:
+        """Let every adversary set up (corrupt nodes); round 0 comes next."""
+        for adversary in self.adversaries:
+            self._call(adversary, adversary.setup, SetupControl(self, adversary))
+        self.next_round = 0
+
+    def step(self) -> None:
+        """Run the next round."""
+        r = self.begin_round()
+        self.nodes_act(r)
+        self.end_round(r)
+
+    def finish(self) -> RunRecord:
+        """Close the record (and the summary trace) after the last round."""
+        pad = self.rounds - len(self.record.peak_work)
+        self.record.peak_work.extend([0.0] * pad)
+        self.record.faulty_by = tuple(frozenset(self._faulted.get(a, ())) for a in self.adversaries)
+        if not self.full:
+            self._summarize()
+        self.sink.close()
         return self.record
 
-    def _round(self, r: int, controls: list[RoundControl]) -> None:
+    def begin_round(self) -> int:
+        """Wake nodes whose down time ends, let adversaries crash or recover nodes."""
+        r = self.next_round
+        self.round = r
+        for ctx in self.ctxs:
+            ctx.round = r
         up = self.up
         waking = self.wakeups.pop(r, None) if self.wakeups else None
         if waking:
@@ -254,9 +437,14 @@ class Engine:
                     fresh = self.fresh_on_return[node]
                     self.fresh_on_return[node] = False
                     self.bring_up(node, fresh)
-        for control in controls:
-            control._adversary.before_round(control)
+        for adversary in self.adversaries:
+            self._call(adversary, adversary.before_round, RoundControl(self, adversary))
+        return r
 
+    def nodes_act(self, r: int) -> None:
+        """Deliver this round's messages and run every up node; overloaded nodes go down.
+        The nodes' sends wait in ``out`` for ``end_round``."""
+        up = self.up
         inboxes = self.next_inbox
         self.next_inbox = [[] for _ in range(self.n)]
         due = self.delayed.pop(r, None) if self.delayed else None
@@ -265,8 +453,7 @@ class Engine:
                 inboxes[dst].append((src, payload))
         if self.full:
             self._trace_deliveries(r, inboxes)
-        out = self.out  # one list for the whole run: contexts append to it directly
-        self.round_tallies = {}
+        self._tallies = {}
         ctxs = self.ctxs
         record = self.record
         if self.down:
@@ -281,14 +468,14 @@ class Engine:
                 try:
                     handlers[node](ctxs[node], inbox)
                 except Frozen:
-                    out[:] = [m for m in out if m[0] != node]  # a frozen node's sends are lost
-                    freeze = self.environment.freeze_rounds
-                    self.take_down(node, None if freeze == 0 else r + 1 + freeze, "freeze")
-                except Exception as exc:  # noqa: BLE001 - a protocol bug, reported as such
+                    self._freeze(node)
+                except Interrupted:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
                     self._protocol_bug(node, exc)
         record.delivered += delivered
 
-        work = self.work
+        work = self._work
         if work:
             gap = r - len(record.peak_work)  # rounds in which nobody worked
             if gap:
@@ -299,42 +486,131 @@ class Engine:
                 for node in sorted(work):
                     if work[node] > limit and up[node]:
                         self.take_down(node, r + 1 + self.environment.down_rounds, "overload")
-            self.work = {}
+            self._work = {}
 
+    def end_round(self, r: int) -> None:
+        """Show the sends to intercepting adversaries, route them, record the round."""
+        out = self.out
+        record = self.record
         counts: dict[str, int] = {}
-        if self._interceptors:
-            self._route_intercepted(r, out, counts)
-        elif self.full:
-            self._route(r, out, counts)
-        else:  # the hot path, inlined: plain tuples into next round's inboxes
-            nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
-            for src, dst, payload in out:
-                kind = kinds.get(type(payload)) or self._kind(payload)
-                if dst == BROADCAST:
-                    item = (src, payload)
-                    for d in others[src]:
-                        nxt[d].append(item)
-                    counts[kind] = counts.get(kind, 0) + fanout
-                elif type(dst) is tuple:  # a multicast: one shared delivery tuple
-                    item = (src, payload)
-                    for d in dst:
-                        nxt[d].append(item)
-                    counts[kind] = counts.get(kind, 0) + len(dst)
-                else:
-                    nxt[dst].append((src, payload))
-                    counts[kind] = counts.get(kind, 0) + 1
-        out.clear()
+        self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
+        if self._interceptors and any(
+            a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
+        ):
+            out = self._intercept(r, out, counts)
+        self._route(r, out, counts)
+        self.out.clear()
         record.sent.append(counts)
-        record.tallies.append(self.round_tallies)
+        record.tallies.append(self._tallies)
         record.down.append(sorted(self.down) if self.down else _NONE_DOWN)
         if self.full:
             self.sink.event(
                 r,
                 "round",
                 sent=dict(sorted(counts.items())),
-                tallies=dict(sorted(self.round_tallies.items())),
+                tallies=dict(sorted(self._tallies.items())),
                 down=record.down[-1],
             )
+        self.next_round = r + 1
+
+    def _route(
+        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
+    ) -> None:
+        """The one routing loop: every entry into next round's inboxes, counted by kind.
+
+        A broadcast or a multicast shares one ``(src, payload)`` tuple among its
+        recipients and is counted once per recipient; with a full trace each
+        delivery is also written as a ``send`` event.
+        """
+        nxt, kinds, others, fanout = self.next_inbox, self._kinds, self._others, self.n - 1
+        full, tags = self.full, self._tags
+        for index, (src, dst, payload) in enumerate(out):
+            kind = kinds.get(type(payload)) or self.kind(payload)
+            item = (src, payload)
+            if dst == BROADCAST:
+                targets: Sequence[int] = others[src]
+                for d in targets:
+                    nxt[d].append(item)
+                counts[kind] = counts.get(kind, 0) + fanout
+            elif type(dst) is tuple:  # a multicast
+                targets = dst
+                for d in targets:
+                    nxt[d].append(item)
+                counts[kind] = counts.get(kind, 0) + len(targets)
+            else:
+                targets = (dst,)  # type: ignore[assignment]
+                nxt[dst].append(item)  # type: ignore[index]
+                counts[kind] = counts.get(kind, 0) + 1
+            if full:
+                extra = tags[index] if tags else {}
+                for d in targets:
+                    self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload, **extra)
+
+    def _intercept(
+        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
+    ) -> list[tuple[int, Destination, Any]]:
+        """Show this round's messages to the intercepting adversaries; return the ones
+        delivered next round. Dropped and delayed ones are counted and traced here."""
+        flights: list[_Flight] = []
+        for src, dst, payload in out:
+            if dst == BROADCAST:
+                targets: Sequence[int] = self._others[src]
+            elif type(dst) is tuple:
+                targets = dst
+            else:
+                targets = (dst,)  # type: ignore[assignment]
+            flights.extend(_Flight(src, d, payload, r) for d in targets)
+        for adversary in self._interceptors:
+            if adversary.wants_traffic(r):
+                self._call(
+                    adversary, adversary.on_traffic, TrafficControl(self, adversary, flights)
+                )
+        on_time: list[tuple[int, Destination, Any]] = []
+        full, record = self.full, self.record
+        for flight in flights:
+            if flight.dropped:
+                kind = self.kind(flight.payload)
+                counts[kind] = counts.get(kind, 0) + 1
+                record.dropped += 1
+                if full:
+                    self.sink.event(r, "drop", src=flight.src, dst=flight.dst, kind=kind)
+            elif flight.extra_delay:
+                kind = self.kind(flight.payload)
+                counts[kind] = counts.get(kind, 0) + 1
+                record.delayed += 1
+                arrival = r + 1 + flight.extra_delay
+                self.delayed.setdefault(arrival, []).append(
+                    (flight.src, flight.dst, flight.payload)
+                )
+                if full:
+                    self.sink.event(
+                        r, "send", src=flight.src, dst=flight.dst, kind=kind, msg=flight.payload,
+                        **self._tampering(flight),
+                    )  # fmt: skip
+                    self.sink.event(
+                        r, "delay", src=flight.src, dst=flight.dst, kind=kind, until=arrival
+                    )
+            else:
+                on_time.append((flight.src, flight.dst, flight.payload))
+                if full:
+                    self._tags.append(self._tampering(flight))
+        return on_time
+
+    def _tampering(self, flight: _Flight) -> dict[str, str]:
+        """For a full trace's send event: what the adversary did to the message, as an
+        ``adv`` field: ``replaced`` (a corrupted node's message changed), ``forged``
+        (injected with a signature that does not verify), ``replayed`` (injected, validly
+        signed by another node than its sender) or ``injected``; nothing if untouched."""
+        if flight.replaced:
+            return {"adv": "replaced"}
+        if not flight.injected:
+            return {}
+        payload = flight.payload
+        if isinstance(payload, Signed) and not self.keys.verify(payload):
+            return {"adv": "forged"}
+        if isinstance(payload, Signed) and payload.signer != flight.src:
+            return {"adv": "replayed"}
+        return {"adv": "injected"}
 
     def _summarize(self) -> None:
         """Summary level: per-round counts are hashed once, at the end (one JSON
@@ -353,75 +629,8 @@ class Engine:
             ordered=True,
         )
 
-    def _run_guarded(self, node: int, action: Any) -> None:
-        try:
-            action()
-        except Exception as exc:  # noqa: BLE001
-            self._protocol_bug(node, exc)
-
-    def _protocol_bug(self, node: int, exc: Exception) -> None:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        detail = (
-            f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-        )
-        self._mark_down(node, None)  # fail-stop
-        if node in self.corrupted:
-            self._event("corrupt-node-error", node, detail)
-            return
-        self.record.bugs.append(Event(self.round, "bug", node, detail))
-        self.sink.event(self.round, "bug", node=node, detail=detail)
-
-    def _recipients(self, src: int, dst: Destination) -> Sequence[int]:
-        if type(dst) is tuple:
-            return dst
-        return self._others[src] if dst == BROADCAST else (dst,)  # type: ignore[return-value]
-
-    def _route(
-        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
-    ) -> None:
-        """Route with a full trace: one send event per recipient."""
-        nxt = self.next_inbox
-        for src, dst, payload in out:
-            kind = self._kind(payload)
-            item = (src, payload)
-            for d in self._recipients(src, dst):
-                nxt[d].append(item)
-                counts[kind] = counts.get(kind, 0) + 1
-                self.sink.event(r, "send", src=src, dst=d, kind=kind, msg=payload)
-
-    def _route_intercepted(
-        self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]
-    ) -> None:
-        envelopes: list[Envelope] = []
-        for src, dst, payload in out:
-            envelopes.extend(Envelope(src, d, payload, r) for d in self._recipients(src, dst))
-        for adversary in self._interceptors:
-            control = TrafficControl(self, adversary)
-            control.envelopes = envelopes
-            adversary.on_traffic(control)
-            envelopes = control.envelopes
-        nxt = self.next_inbox
-        for env in envelopes:
-            kind = self._kind(env.payload)
-            counts[kind] = counts.get(kind, 0) + 1
-            if env.dropped:
-                self.record.dropped += 1
-                if self.full:
-                    self.sink.event(r, "drop", src=env.src, dst=env.dst, kind=kind)
-                continue
-            if self.full:
-                self.sink.event(r, "send", src=env.src, dst=env.dst, kind=kind, msg=env.payload)
-            if env.extra_delay:
-                self.record.delayed += 1
-                arrival = r + 1 + env.extra_delay
-                self.delayed.setdefault(arrival, []).append((env.src, env.dst, env.payload))
-                if self.full:
-                    self.sink.event(r, "delay", src=env.src, dst=env.dst, kind=kind, until=arrival)
-            else:
-                nxt[env.dst].append((env.src, env.payload))
-
     def _trace_deliveries(self, r: int, inboxes: list[list[tuple[int, Any]]]) -> None:
         for dst, inbox in enumerate(inboxes):
             verb = "deliver" if self.up[dst] else "lost"
             for src, payload in inbox:
-                self.sink.event(r, verb, src=src, dst=dst, kind=self._kind(payload))
+                self.sink.event(r, verb, src=src, dst=dst, kind=self.kind(payload))

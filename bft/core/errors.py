@@ -1,9 +1,9 @@
 """Errors that say who is at fault and what to do.
 
 ``ConfigError`` is the user's: a bad scenario, parameter or name. The CLI turns
-it into one line on stderr and exit status 2. ``PowerExceeded`` is an
-adversary's: it tried something its network model or key set does not allow;
-the engine refuses the action, records it and goes on.
+it into one line on stderr and exit status 2. (An adversary that tries
+something its network model or key set does not allow is not an error: the
+engine refuses the action, records it and goes on.)
 """
 
 from __future__ import annotations
@@ -19,12 +19,24 @@ class ConfigError(BftError):
     """A scenario, parameter, name or file is invalid. Exit status 2 on the CLI."""
 
 
-class PowerExceeded(BftError):
-    """An adversary action outside the network model or the adversary's keys."""
+class PluginError(ConfigError):
+    """Plug-in code (a property, a metric) raised or returned the wrong type: a bug in the
+    plug-in, named in one line. On the command line it is reported like bad input."""
 
 
-class ReplayMismatch(BftError):
-    """A replayed file produced a different trace digest than the one it records."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a run. The engine raises it from its own signal handler,
+    so it is told apart from a ``KeyboardInterrupt`` that protocol code raises itself
+    (which is a protocol bug like any other exception)."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (at file.py:line)`` for an exception from plug-in code: one line."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {shorten(str(exc), 300)}{where}"
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -6,23 +6,50 @@ A node is a state machine. Each round the engine calls
 through ``ctx``: it sends, signs and verifies, emits observable outputs, does
 work, executes service operations, and draws from its own seeded RNG. It never
 sees clocks, sockets, global randomness, other nodes or the adversary, so the
-same code runs in the simulator, under a search, or over a real network.
+same code runs under the engine, under a search, or driven by hand with
+``bft.NodeHarness``.
+
+A ``Context`` talks to its *host* (the engine, or a harness) only through the
+narrow ``Host`` interface below: it appends sends to the host's outgoing list
+and calls the host's methods for everything else, so neither side reaches into
+the other's fields.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bft.core.crypto import Signed
-from bft.core.environment import Frozen, Operation, correct_result
-
-if TYPE_CHECKING:
-    from bft.core.engine import Engine
+from bft.core.crypto import KeyRing, Signed
+from bft.core.environment import Environment, Frozen, Operation, correct_result
 
 Inbox = list[tuple[int, Any]]
 BROADCAST = -1
+Destination = int | tuple[int, ...]  # a node id, BROADCAST, or a multicast's recipients
+
+
+def derive_seed(*parts: object) -> int:
+    """A 64-bit seed from any parts (their text), the same in every process."""
+    text = ":".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+class Host(Protocol):
+    """What a context needs from whoever runs the node (the engine or a harness)."""
+
+    n: int
+    seed: int
+    keys: KeyRing
+    environment: Environment
+    out: list[tuple[int, Destination, Any]]  # this round's sends: (src, dst, payload)
+
+    def emit_output(self, node: int, name: str, data: dict[str, Any]) -> None: ...
+    def record_reject(self, node: int, src: int, payload: Any, reason: str) -> None: ...
+    def add_tally(self, name: str, amount: float) -> None: ...
+    def add_work(self, node: int, units: float) -> None: ...
+    def work_of(self, node: int) -> float: ...
 
 
 class Node:
@@ -45,32 +72,40 @@ class Context:
     __slots__ = (
         "node_id",
         "n",
-        "rng",
         "variant",
         "round",
         "verify",
-        "_engine",
+        "_host",
         "_keys",
         "_out",
+        "_rng",
         "_group",
         "_targets",
     )
 
-    def __init__(self, engine: Engine, node_id: int, rng: random.Random, variant: int) -> None:
+    def __init__(self, host: Host, node_id: int, variant: int = 0) -> None:
         self.node_id = node_id
-        self.n = engine.n
-        self.rng = rng
+        self.n = host.n
         self.variant = variant
-        self._engine = engine
-        self._keys = engine.keys
-        self._out = engine.out  # the engine reuses this list every round
-        self.round = 0  # the current round; the engine sets it before each round
+        self._host = host
+        self._keys = host.keys
+        self._out = host.out  # the host reuses this list every round
+        self._rng: random.Random | None = None  # made on first use: most nodes never draw
+        self.round = 0  # the current round; the host sets it before each round
         # verify(signed, signer=None) -> bool: True if ``signed`` carries a valid signature
         # (by ``signer``, if given). Bound straight to the key ring: it is the call a
         # quorum protocol makes most (once per vote delivered), and any key may verify.
-        self.verify = engine.keys.verify
+        self.verify = host.keys.verify
         self._group: tuple[int, ...] | None = None  # the last tuple multicast to, checked
         self._targets: tuple[int, ...] = ()  # ... and its recipients
+
+    @property
+    def rng(self) -> random.Random:
+        """This node's own random stream, seeded by (run seed, node id)."""
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(derive_seed("bft-rng", self._host.seed, self.node_id))
+        return rng
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
@@ -119,36 +154,34 @@ class Context:
     # -- observation --------------------------------------------------------------------
     def output(self, name: str, **data: Any) -> None:
         """Emit an observable event (decide, commit, reply, suspect...) for properties."""
-        self._engine.emit_output(self.node_id, name, data)
+        self._host.emit_output(self.node_id, name, data)
 
     def tally(self, name: str, amount: float = 1) -> None:
         """Add to a per-round counter summed over nodes (cheap; for large runs)."""
-        tallies = self._engine.round_tallies
-        tallies[name] = tallies.get(name, 0) + amount
+        self._host.add_tally(name, amount)
 
     def reject(self, src: int, payload: Any, reason: str) -> None:
         """Record that a message was refused as invalid (malformed, forged, stale...)."""
-        self._engine.record_reject(self.node_id, src, payload, reason)
+        self._host.record_reject(self.node_id, src, payload, reason)
 
     # -- environment: capacity, service, poison ----------------------------------------
     def work(self, units: float = 1.0) -> None:
         """Spend work units this round; too many and the environment takes the node down."""
-        work = self._engine.work
-        work[self.node_id] = work.get(self.node_id, 0.0) + units
+        self._host.add_work(self.node_id, units)
 
     @property
     def load(self) -> float:
         """Work done so far this round."""
-        return self._engine.work.get(self.node_id, 0.0)
+        return self._host.work_of(self.node_id)
 
     @property
     def capacity(self) -> float | None:
-        return self._engine.environment.capacity
+        return self._host.environment.capacity
 
     def execute(self, op: Operation) -> int:
         """Execute a service operation: costs ``op_cost`` work; a poison may freeze the node."""
-        env = self._engine.environment
-        self.work(env.op_cost)
+        env = self._host.environment
+        self._host.add_work(self.node_id, env.op_cost)
         if op.poison and self.variant in env.vulnerable:
             raise Frozen(op)
         return correct_result(op)

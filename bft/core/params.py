@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from bft.core.errors import ConfigError, choices
+from bft.core.errors import ConfigError, choices, shorten
 
 
 class Nodes:
@@ -79,15 +79,33 @@ class Param:
         return f"{self.name}: {self.type_name}, default {self.default!r}{extra}. {self.doc}"
 
 
+#: deepest list nesting a command-line value may have
+MAX_DEPTH = 16
+#: the largest magnitude of an integer value (beyond it, floats and seeds lose meaning)
+MAX_INT = 2**53
+
+
 def parse_literal(text: str) -> Any:
     """Parse a command-line value: int, float, bool, [list] or a bare string."""
+    depth = deepest = 0
+    for char in text:
+        depth += (char == "[") - (char == "]")
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise ConfigError(
+            f"value {shorten(text)!r} nests lists {deepest} deep; at most {MAX_DEPTH} levels"
+        )
+    return _literal(text)
+
+
+def _literal(text: str) -> Any:
     text = text.strip()
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1].strip()
-        return [parse_literal(part) for part in split_top(inner)] if inner else []
+        return [_literal(part) for part in split_top(inner)] if inner else []
     for cast in (int, float):
         try:
             return cast(text)
@@ -173,6 +191,8 @@ def _coerce(owner: str, param: Param, value: Any) -> Any:
         value = tuple(value)
     elif kind is list and not isinstance(value, list | tuple):
         raise bad("must be a list")
+    if kind is int and abs(value) > MAX_INT:
+        raise bad("must be between -2**53 and 2**53")
     if kind is int or kind is float:
         if param.min is not None and value < param.min:
             raise bad(f"must be >= {param.min:g}")

@@ -10,7 +10,7 @@ nothing failed) is marked ``exercised=False`` so a report can say so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -24,6 +24,9 @@ class Verdict:
     holds: bool
     witness: str | None = None
     exercised: bool = True
+    #: where a violation shows (optional: diagrams open on it), the round and the nodes
+    round: int | None = None
+    nodes: tuple[int, ...] = ()
 
     @classmethod
     def ok(cls, note: str | None = None) -> Verdict:
@@ -34,8 +37,10 @@ class Verdict:
         return cls(True, why, False)
 
     @classmethod
-    def violated(cls, witness: str) -> Verdict:
-        return cls(False, witness, True)
+    def violated(
+        cls, witness: str, *, round: int | None = None, nodes: Iterable[int] = ()
+    ) -> Verdict:
+        return cls(False, witness, True, round, tuple(sorted(set(nodes))))
 
 
 @attrs.frozen

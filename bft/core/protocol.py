@@ -117,6 +117,17 @@ class ProtocolSpec:
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
         return {}
 
+    def interchangeable(self, p: Params) -> tuple[tuple[int, ...], ...]:
+        """Groups of nodes that play the same part: renaming nodes within a group maps
+        every run onto a run the properties judge alike (OM's lieutenants, say). An
+        exhaustive search then explores one corrupted set per symmetry orbit. Declare a
+        group only when that holds (the default: none)."""
+        return ()
+
+    def primary_of(self, view: int, p: Params) -> int | None:
+        """The leader of ``view``, for protocols that have one (diagrams mark it); else None."""
+        return None
+
     def tolerance(self, p: Params) -> Tolerance | None:
         """The faults this configuration claims to tolerate (None: no claim, and
         ``bft check`` then needs ``--faults`` and ``--kinds``)."""

@@ -44,7 +44,8 @@ class RunRecord:
     params: Mapping[str, Any]
     roles: tuple[str, ...]
     network: Network
-    corrupted: frozenset[int] = frozenset()
+    corrupted: frozenset[int] = frozenset()  # Byzantine: the adversary holds their keys
+    crashed: frozenset[int] = frozenset()  # crashed or restarted by an adversary
     outputs: list[Output] = attrs.Factory(list)
     events: list[Event] = attrs.Factory(list)
     sent: list[dict[str, int]] = attrs.Factory(list)
@@ -54,6 +55,9 @@ class RunRecord:
     bugs: list[Event] = attrs.Factory(list)
     rejected: int = 0
     refused: list[Event] = attrs.Factory(list)
+    adversary_errors: list[Event] = attrs.Factory(list)  # adversaries that raised (stopped)
+    #: per adversary, in the run's order: the nodes it corrupted, crashed or restarted
+    faulty_by: tuple[frozenset[int], ...] = ()
     delivered: int = 0
     dropped: int = 0
     delayed: int = 0
@@ -95,9 +99,14 @@ class RunRecord:
         return frozenset(out)
 
     @property
+    def faulty(self) -> frozenset[int]:
+        """Nodes an adversary corrupted, crashed or restarted: the faults it spent."""
+        return self.corrupted | self.crashed
+
+    @property
     def honest(self) -> frozenset[int]:
-        """Nodes never corrupted (they may still crash)."""
-        return frozenset(range(self.n)) - self.corrupted
+        """Nodes no adversary made faulty (the environment may still take them down)."""
+        return frozenset(range(self.n)) - self.faulty
 
     @property
     def correct(self) -> frozenset[int]:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from bft.core.encoding import canonical_json, dumps
-from bft.core.errors import ConfigError
+from bft.core.errors import ConfigError, shorten
 
 FORMAT = "bft-trace"
 VERSION = 1
@@ -92,33 +92,291 @@ class TraceSink:
             self._file = None
 
 
-def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    """Open a trace file: its header and an iterator over its events."""
+class NullSink(TraceSink):
+    """Records and hashes nothing: for the many runs of a search, whose traces nobody
+    reads (a counterexample is run again with a real sink to get its digest)."""
+
+    def __init__(self) -> None:
+        self.level = "none"
+        self.full = False
+        self.lines = 0
+        self._file = None
+
+    def write(
+        self, record: dict[str, Any], hashed: dict[str, Any] | None = None, *, ordered: bool = False
+    ) -> None:
+        pass
+
+    def header(self, **fields: Any) -> None:
+        pass
+
+    def event(self, rnd: int, ev: str, **fields: Any) -> None:
+        pass
+
+    @property
+    def digest(self) -> str:
+        return ""
+
+
+# -- reading a trace back -------------------------------------------------------------------
+#
+# A trace may come from anywhere (a student's editor, a truncated download, a fuzzer), so
+# reading is defensive: each line is decoded and validated on its own, and the first bad
+# one is reported with its line number in one sentence. Every field a reader may use is
+# checked for its JSON type here, so readers (``bft show``) can index records freely.
+# Unknown event kinds are passed through (a newer bft may add some); known ones must
+# have their fields.
+
+MAX_LINE = 64 * 1024 * 1024  #: longest accepted line, in bytes (a 1 GB line is not a trace)
+MAX_NODES = 1_000_000  #: node ids must be below this (a node id of 10**15 is not a run)
+MAX_ROUNDS = 10**9  #: the header's round count must be below this
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and lone surrogates shown as ``?`` (safe on one line
+    of any terminal)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text
+    )
+
+
+def _clip(value: Any, limit: int = 40) -> str:
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the generator
-    except OSError as exc:
-        raise ConfigError(f"cannot read trace file {str(path)!r}: {exc.strerror}") from None
-    first = handle.readline()
-    try:
-        header = json.loads(first)
-    except json.JSONDecodeError:
-        handle.close()
-        raise ConfigError(f"{path}: not a bft trace (first line is not JSON)") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        handle.close()
-        raise ConfigError(f"{path}: not a bft trace (no '{FORMAT}' header)")
-    if header.get("version") != VERSION:
-        handle.close()
-        raise ConfigError(
-            f"{path}: trace format version {header.get('version')!r} is not supported (expected {VERSION})"
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return shorten(text, limit)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _node(value: Any) -> bool:
+    return _is_int(value) and 0 <= value < MAX_NODES
+
+
+def _nodes(value: Any) -> bool:
+    return type(value) is list and all(_node(v) for v in value)
+
+
+def _counts(value: Any) -> bool:
+    return type(value) is dict and all(_is_int(v) and v >= 0 for v in value.values())
+
+
+def _str(value: Any) -> bool:
+    return type(value) is str
+
+
+def _opt_node(value: Any) -> bool:
+    return value is None or _node(value)
+
+
+def _opt_str(value: Any) -> bool:
+    return value is None or _str(value)
+
+
+def _verdict(value: Any) -> bool:
+    return (
+        type(value) is dict
+        and type(value.get("holds")) is bool
+        and _opt_str(value.get("witness"))
+        and _opt_str(value.get("kind"))
+        and type(value.get("exercised", True)) is bool
+        and (value.get("round") is None or (_is_int(value["round"]) and value["round"] >= 0))
+        and (value.get("nodes") is None or _nodes(value["nodes"]))
+    )
+
+
+_NODE_EVENT = {"node": (_opt_node, "a node id or null"), "detail": (_str, "a string")}
+_ENVELOPE = {
+    "src": (_node, "a node id"),
+    "dst": (_node, "a node id"),
+    "kind": (_str, "a string"),
+}
+Check = tuple[Callable[[Any], bool], str]
+
+#: event -> field -> (check, what it must be); fields not listed are not checked
+EVENT_FIELDS: dict[str, dict[str, Check]] = {
+    "send": {**_ENVELOPE, "adv": (_str, "a string")},
+    "drop": _ENVELOPE,
+    "deliver": _ENVELOPE,
+    "lost": _ENVELOPE,
+    "delay": {**_ENVELOPE, "until": (_is_int, "a round number")},
+    "output": {
+        "node": (_node, "a node id"),
+        "name": (_str, "a string"),
+        "data": (lambda v: type(v) is dict, "an object"),
+    },
+    "reject": {
+        "node": (_node, "a node id"),
+        "src": (_node, "a node id"),
+        "kind": (_str, "a string"),
+        "reason": (_str, "a string"),
+    },
+    **{
+        name: _NODE_EVENT
+        for name in (
+            "corrupt",
+            "crash",
+            "overload",
+            "freeze",
+            "recover",
+            "restart",
+            "bug",
+            "corrupt-node-error",
+            "adversary",
         )
+    },
+    "refused": {"adversary": (_str, "a string"), "reason": (_str, "a string")},
+    "round": {
+        "sent": (_counts, "an object of message counts"),
+        "down": (_nodes, "a list of node ids"),
+    },
+    "rounds": {
+        "sent": (
+            lambda v: type(v) is list and all(_counts(c) for c in v),
+            "a list of objects of message counts",
+        ),
+        "down": (
+            lambda v: type(v) is list and all(_nodes(d) for d in v),
+            "a list of lists of node ids",
+        ),
+    },
+    "verdicts": {
+        "n": (lambda v: _is_int(v) and 1 <= v <= MAX_NODES, "a node count"),
+        "roles": (lambda v: type(v) is list and all(_str(x) for x in v), "a list of strings"),
+        "corrupted": (_nodes, "a list of node ids"),
+        "properties": (
+            lambda v: type(v) is dict and all(_verdict(x) for x in v.values()),
+            "an object of verdicts (holds, witness, kind, exercised)",
+        ),
+        "metrics": (lambda v: type(v) is dict, "an object"),
+        "beyond_bound": (_opt_str, "a string or null"),
+        "digest": (_opt_str, "a string or null"),
+    },
+}
+#: fields an event may leave out (everything else listed above is required)
+OPTIONAL = {("send", "msg"), ("send", "adv"), ("round", "down"), ("rounds", "down")} | {
+    ("verdicts", f) for f in ("roles", "corrupted", "metrics", "beyond_bound", "digest")
+}
+
+HEADER_FIELDS: dict[str, Check] = {
+    "level": (lambda v: v in LEVELS, "'summary' or 'full'"),
+    "rounds": (lambda v: _is_int(v) and 0 <= v < MAX_ROUNDS, "a round count"),
+    "protocol": (_str, "a string"),
+    "scenario": (_opt_str, "a string"),
+    "seed": (lambda v: v is None or _is_int(v), "an integer"),
+    "params": (lambda v: type(v) is dict, "an object"),
+    "adversaries": (
+        lambda v: type(v) is list and all(type(a) is list and a and _str(a[0]) for a in v),
+        "a list of [name, parameters] pairs",
+    ),
+}
+
+
+def validate_header(header: Any, where: str) -> dict[str, Any]:
+    """``header`` if it is a bft trace header; a one-line ``ConfigError`` otherwise."""
+    if type(header) is not dict or header.get("format") != FORMAT:
+        raise ConfigError(f"{where}: not a bft trace (no '{FORMAT}' header)")
+    if header.get("version") != VERSION:
+        raise ConfigError(
+            f"{where}: trace format version {_clip(header.get('version'))} is not supported "
+            f"(expected {VERSION})"
+        )
+    for name, (check, what) in HEADER_FIELDS.items():
+        if name in header and not check(header[name]):
+            raise ConfigError(
+                f"{where}: header field {name!r} must be {what} (got {_clip(header[name])})"
+            )
+    return header
+
+
+def validate_event(record: Any, where: str) -> dict[str, Any]:
+    """``record`` if it is a well-formed trace event; a one-line ``ConfigError`` otherwise."""
+    if type(record) is not dict:
+        raise ConfigError(f"{where}: an event must be a JSON object (got {_clip(record)})")
+    rnd, ev = record.get("r"), record.get("ev")
+    if not _is_int(rnd) or rnd < 0:
+        raise ConfigError(f"{where}: an event needs a round number 'r' (got {_clip(rnd)})")
+    if not _str(ev):
+        raise ConfigError(f"{where}: an event needs a string 'ev' (got {_clip(ev)})")
+    for name, (check, what) in EVENT_FIELDS.get(ev, {}).items():
+        if name not in record:
+            if (ev, name) in OPTIONAL:
+                continue
+            raise ConfigError(f"{where}: {_clip(ev)} event without its {name!r} field")
+        if not check(record[name]):
+            raise ConfigError(
+                f"{where}: {_clip(ev)} event: {name!r} must be {what} (got {_clip(record[name])})"
+            )
+    return record
+
+
+def _decode(raw: bytes, where: str) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        cut = "" if raw.endswith(b"\n") else " (the line is cut short: a truncated file?)"
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ConfigError(f"{where}: malformed JSON: {shorten(reason, 60)}{cut}") from None
+
+
+def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """Open a trace file: its validated header and an iterator over its validated events.
+
+    Every problem -- a missing file, bytes that are not UTF-8, a line that is not JSON,
+    a record of the wrong JSON type, a missing or mistyped field -- is a ``ConfigError``
+    naming the file and line. The events are validated as they are read."""
+    name = printable(shorten(str(path), 80))
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the generator, or below
+    except OSError as exc:
+        raise ConfigError(f"cannot read trace file {name!r}: {exc.strerror}") from None
+
+    def line(number: int) -> bytes:
+        try:
+            raw = handle.readline(MAX_LINE + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read trace file {name!r}: {exc.strerror}") from None
+        if len(raw) > MAX_LINE:
+            raise ConfigError(f"{name}:{number}: line longer than {MAX_LINE} bytes")
+        return raw
+
+    try:
+        first = line(1)
+        if not first.strip():
+            raise ConfigError(f"{name}: empty file, not a bft trace")
+        try:
+            header = _decode(first, f"{name}:1")
+        except ConfigError:
+            raise ConfigError(f"{name}: not a bft trace (the first line is not JSON)") from None
+        validate_header(header, name)
+    except BaseException:
+        handle.close()
+        raise
 
     def events() -> Iterator[dict[str, Any]]:
         with handle:
-            for number, line in enumerate(handle, start=2):
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    raise ConfigError(f"{path}:{number}: malformed trace line") from None
+            number = 1
+            while True:
+                number += 1
+                raw = line(number)
+                if not raw:
+                    return
+                if not raw.strip():
+                    continue  # a blank line (an editor's trailing newline)
+                where = f"{name}:{number}"
+                yield validate_event(_decode(raw, where), where)
 
     return header, events()

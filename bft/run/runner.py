@@ -7,6 +7,7 @@ metric; ``run`` does both.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,21 @@ from bft.core.adversary import Adversary
 from bft.core.encoding import to_plain
 from bft.core.engine import Engine
 from bft.core.environment import Environment
-from bft.core.errors import ConfigError
+from bft.core.errors import (
+    BftError,
+    ConfigError,
+    Interrupted,
+    PluginError,
+    describe_exception,
+    shorten,
+)
 from bft.core.network import Network
 from bft.core.params import resolve
-from bft.core.properties import NO_EXCEPTIONS, Property, Verdict
-from bft.core.protocol import ProtocolSpec
+from bft.core.properties import NO_EXCEPTIONS, Property, Verdict, describe_nodes
+from bft.core.protocol import Params, ProtocolSpec
 from bft.core.record import RunRecord
-from bft.core.trace import TraceSink
+from bft.core.trace import NullSink, TraceSink
+from bft.run.budget import check_size
 from bft.run.scenario import Scenario
 
 
@@ -88,25 +97,47 @@ class RunResult:
                 for name, verdict in self.verdicts.items()
             },
             "corrupted": sorted(self.record.corrupted),
+            "crashed": sorted(self.record.crashed),
             "refused": [e.detail for e in self.record.refused],
+            "adversary_errors": [e.detail for e in self.record.adversary_errors],
             "beyond_bound": self.beyond_bound,
             "digest": self.digest,
         }
 
 
+def plugin_call(owner: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with any exception from plug-in code turned into one ``PluginError``
+    line naming the plug-in (a ``BftError`` it raises on purpose passes through)."""
+    try:
+        return call()
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plug-in's bug, named as such
+        raise PluginError(
+            f"{owner}: {what} raised {describe_exception(exc)} (a bug in the plug-in)"
+        ) from None
+
+
 def prepare(scenario: Scenario) -> Prepared:
     """Resolve and validate every part of ``scenario`` without running it."""
     spec_cls = registry.protocol(scenario.protocol)
-    spec: ProtocolSpec = spec_cls()
+    owner = f"protocol {scenario.protocol!r}"
+    spec: ProtocolSpec = plugin_call(owner, "its constructor", spec_cls)
     declared = [p.name for p in spec.params]
     params = resolve(
         f"protocol {spec.name!r}", spec.params, scenario.params_for(spec.name, declared)
     )
-    spec.check(params)
-    n = spec.node_count(params)
-    rounds = scenario.rounds if scenario.rounds is not None else spec.default_rounds(params)
-    if rounds < 1:
+    plugin_call(owner, "check()", lambda: spec.check(params))
+    n = plugin_call(owner, "node_count()", lambda: spec.node_count(params))
+    if type(n) is not int or n < 1:
+        raise PluginError(f"{owner}: node_count() must return an integer >= 1 (got {n!r:.40})")
+    if scenario.rounds is not None:
+        rounds = scenario.rounds
+    else:
+        rounds = plugin_call(owner, "default_rounds()", lambda: spec.default_rounds(params))
+    if type(rounds) is not int or rounds < 1:
         raise ConfigError(f"rounds must be at least 1 (got {rounds})")
+    check_size(f"protocol {spec.name!r}", n, rounds)
     network = Network.from_mapping(scenario.network)
     environment = Environment.from_mapping(
         {**spec.environment_defaults(params), **scenario.environment}
@@ -115,17 +146,25 @@ def prepare(scenario: Scenario) -> Prepared:
     for config in scenario.adversaries:
         cls = registry.adversary(config.name)
         resolved = resolve(f"adversary {config.name!r}", cls.params, config.params)
-        cls(**resolved)  # constructing validates parameter combinations
+        # constructing validates parameter combinations
+        plugin_call(f"adversary {config.name!r}", "its constructor", lambda: cls(**resolved))  # noqa: B023
         configs.append((config.name, resolved))
     return Prepared(scenario, spec, params, n, rounds, network, environment, tuple(configs))
 
 
 def execute(
-    prepared: Prepared, trace_path: str | Path | None = None, level: str | None = None
+    prepared: Prepared,
+    trace_path: str | Path | None = None,
+    level: str | None = None,
+    *,
+    metrics: bool = True,
+    extra_adversaries: Sequence[Adversary] = (),
 ) -> RunResult:
+    """Run ``prepared`` and judge it. ``level="none"`` keeps no trace and no digest and
+    ``metrics=False`` skips the protocol's metrics: what a search needs, and no more."""
     scenario = prepared.scenario
     level = level or ("full" if trace_path else scenario.trace)
-    sink = TraceSink(level, trace_path)
+    sink = NullSink() if level == "none" else TraceSink(level, trace_path)
     sink.header(
         scenario=scenario.name,
         protocol=prepared.spec.name,
@@ -137,21 +176,35 @@ def execute(
         rounds=prepared.rounds,
         signatures=scenario.signatures,
     )
-    engine = Engine(
+    engine = engine_for(prepared, sink, extra_adversaries)
+    engine.run()
+    result = result_of(prepared, engine, metrics=metrics)
+    if trace_path is not None:
+        append_verdicts(trace_path, result)
+    return result
+
+
+def engine_for(prepared: Prepared, sink: TraceSink, extra: Sequence[Adversary] = ()) -> Engine:
+    """The engine that runs ``prepared`` (not started)."""
+    return Engine(
         prepared.spec,
         prepared.params,
-        seed=scenario.seed,
+        seed=prepared.scenario.seed,
         rounds=prepared.rounds,
         network=prepared.network,
         environment=prepared.environment,
-        adversaries=prepared.make_adversaries(),
-        signatures=scenario.signatures,
+        adversaries=[*prepared.make_adversaries(), *extra],
+        signatures=prepared.scenario.signatures,
         sink=sink,
     )
-    record = engine.run()
+
+
+def result_of(prepared: Prepared, engine: Engine, *, metrics: bool = True) -> RunResult:
+    """Judge a finished run: every property, the metrics, and the fault model."""
+    record = engine.record
     properties = {p.name: p for p in [*prepared.spec.properties(prepared.params), NO_EXCEPTIONS]}
-    verdicts = {name: prop.check(record) for name, prop in properties.items()}
-    metrics: dict[str, float | None] = {
+    verdicts = {name: judge(prepared.spec, prop, record) for name, prop in properties.items()}
+    values: dict[str, float | None] = {
         "messages": record.messages,
         "deliveries": record.delivered,
         "dropped": record.dropped,
@@ -162,18 +215,91 @@ def execute(
         "signatures": engine.keys.signatures,
         "verifications": engine.keys.verifications,
     }
-    metrics.update(prepared.spec.metrics(record, prepared.params))
-    beyond = prepared.spec.beyond_bound(prepared.params)
-    tolerance = prepared.spec.tolerance(prepared.params)
-    if beyond is None and tolerance is not None and len(record.corrupted) > tolerance.faults:
-        beyond = (
-            f"{len(record.corrupted)} corrupted nodes exceed the {tolerance.faults} "
-            f"the protocol tolerates with these parameters"
+    if metrics:
+        values.update(_plugin_metrics(prepared.spec, record, prepared.params))
+    beyond = beyond_model(prepared.spec, prepared.params, record)
+    return RunResult(prepared, record, values, verdicts, properties, engine.sink.digest, beyond)
+
+
+def judge(spec: ProtocolSpec, prop: Property, record: RunRecord) -> Verdict:
+    """``prop``'s verdict on ``record``; a property that raises or returns something
+    else than a ``Verdict`` is a bug in the plug-in, reported as one clear line."""
+    try:
+        verdict = prop.check(record)
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plug-in's bug, named as such
+        raise PluginError(
+            f"protocol {spec.name!r}: property {prop.name!r} raised {describe_exception(exc)} "
+            "(a bug in the protocol plug-in's property, not a verdict)"
+        ) from None
+    if not isinstance(verdict, Verdict):
+        raise PluginError(
+            f"protocol {spec.name!r}: property {prop.name!r} returned {shorten(repr(verdict))} "
+            "instead of a Verdict (use Verdict.ok(), Verdict.violated(witness) or "
+            "Verdict.vacuous(why))"
         )
-    result = RunResult(prepared, record, metrics, verdicts, properties, sink.digest, beyond)
-    if trace_path is not None:
-        append_verdicts(trace_path, result)
-    return result
+    return verdict
+
+
+def _plugin_metrics(spec: ProtocolSpec, record: RunRecord, params: Params) -> dict[str, Any]:
+    try:
+        metrics = spec.metrics(record, params)
+    except (Interrupted, BftError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PluginError(
+            f"protocol {spec.name!r}: metrics() raised {describe_exception(exc)} (a bug in the plug-in)"
+        ) from None
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
+        raise PluginError(
+            f"protocol {spec.name!r}: metrics() must return a dict of name -> number "
+            f"(got {shorten(repr(metrics))})"
+        )
+    return metrics
+
+
+def beyond_model(spec: ProtocolSpec, params: Params, record: RunRecord) -> str | None:
+    """Why this run lies outside what the protocol claims to tolerate (None: inside).
+
+    Outside means: the configuration itself is beyond the protocol's bound
+    (``spec.beyond_bound``), or the adversaries made more nodes faulty than the
+    protocol's ``Tolerance`` allows, made a node Byzantine where only crashes are
+    tolerated, made faulty a node whose role may not be, or ran on a network model
+    the claim does not cover.
+    """
+    reasons = []
+    configured = spec.beyond_bound(params)
+    if configured:
+        reasons.append(configured)
+    tolerance = spec.tolerance(params)
+    if tolerance is not None:
+        roles = record.roles
+        counted = sorted(i for i in record.faulty if tolerance.counts(roles[i]))
+        if len(counted) > tolerance.faults:
+            reasons.append(
+                f"{len(counted)} faulty nodes ({', '.join(map(str, counted))}) exceed the "
+                f"{tolerance.faults} that {spec.name} tolerates ({tolerance.describe()})"
+            )
+        byzantine = sorted(i for i in record.corrupted if tolerance.counts(roles[i]))
+        if tolerance.kind == "crash" and byzantine:
+            reasons.append(
+                f"{spec.name} tolerates crash faults only, but {describe_nodes(byzantine)} "
+                f"{'was' if len(byzantine) == 1 else 'were'} corrupted (Byzantine)"
+            )
+        barred = sorted(i for i in record.faulty if not tolerance.allows_role(roles[i]))
+        if barred:
+            reasons.append(
+                f"{describe_nodes(barred)} with role "
+                f"{', '.join(sorted({roles[i] for i in barred}))} may not be faulty in "
+                f"{spec.name}'s model ({tolerance.describe()})"
+            )
+        if record.network.model not in tolerance.networks:
+            reasons.append(
+                f"{spec.name} claims nothing for the {record.network.model} network model "
+                f"(only {', '.join(tolerance.networks)})"
+            )
+    return "; ".join(reasons) or None
 
 
 def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
@@ -191,12 +317,15 @@ def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
         "n": record.n,
         "roles": list(record.roles),
         "corrupted": sorted(record.corrupted),
+        "crashed": sorted(record.crashed),
         "properties": {
             name: {
                 "holds": v.holds,
                 "kind": result.properties[name].kind,
                 "witness": v.witness,
                 "exercised": v.exercised,
+                **({} if v.round is None else {"round": v.round}),
+                **({"nodes": list(v.nodes)} if v.nodes else {}),
             }
             for name, v in result.verdicts.items()
         },

@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from bft.core.errors import ConfigError, choices, shorten, unknown
+from bft.core.params import MAX_INT
 from bft.run import data as packaged
 
 TOP_LEVEL = (
@@ -183,20 +184,64 @@ def load(name_or_path: str) -> Scenario:
     """Load a scenario by name (packaged or from a plug-in) or by path to a TOML file."""
     path = Path(name_or_path)
     if name_or_path.endswith(".toml") or not packaged.is_name(name_or_path):
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte...
+            raise ConfigError(
+                f"scenario {shorten(name_or_path)!r} is neither a scenario name nor a readable "
+                f"file ({type(exc).__name__}: {shorten(str(exc), 60)})"
+            ) from None
+        if not exists:
             raise ConfigError(f"scenario file {shorten(name_or_path)!r} does not exist")
     else:
         named = packaged.scenario_files()
         if name_or_path not in named:
             raise unknown("scenario", name_or_path, named)
         path = named[name_or_path]
+    return from_mapping(read_toml(path), path.stem, str(path))
+
+
+#: the largest scenario, sweep, lab or counterexample file read (a real one is a few KB)
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's contents, or one ``ConfigError`` line saying what is wrong with it:
+    unreadable, too large, not UTF-8, malformed, nested too deeply, or holding an
+    integer too large for any field."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{path}: {size:,} bytes is too large for a bft file (at most {MAX_FILE_BYTES:,})"
+            )
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return from_mapping(data, path.stem, str(path))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a bft file") from None
+    _check_shape(data, str(path))
+    return data
+
+
+def _check_shape(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse nesting deeper than any bft file needs and integers beyond 2**53."""
+    if depth > 12:
+        raise ConfigError(f"{where}: values nested more than 12 levels deep")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_shape(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_shape(item, where, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ConfigError(
+            f"{where}: the integer {shorten(str(value), 30)} is too large (at most 2**53)"
+        )
 
 
 def with_overrides(
@@ -219,6 +264,10 @@ def with_overrides(
     if adversaries is not None:
         changes["adversaries"] = tuple(a for a in adversaries if a.name != "none")
     if seed is not None:
+        if abs(seed) > MAX_INT:
+            raise ConfigError(
+                f"--seed must be between -2**53 and 2**53 (got {shorten(str(seed), 30)})"
+            )
         changes["seed"] = seed
     if rounds is not None:
         if rounds < 1:

@@ -1,74 +1,96 @@
 """The search driver: find, shrink and record the schedule that breaks a protocol.
 
 Theory of operation. A search takes a scenario (protocol, parameters, network,
-seed) and a fault model, replaces the scenario's adversaries by a ``schedule``
-adversary, and asks Hypothesis for schedules (``bft.search.strategies``). Each
-schedule is one deterministic run; every property of the protocol (and the
-built-in ``no-exceptions``) is checked. The first run that violates a property
-is shrunk by Hypothesis (deleting and simplifying actions), then reduced
-greedily until it is *1-minimal*: removing any single remaining action makes
-every property hold again. The minimal schedule becomes a counterexample file:
-the scenario with the explicit schedule and a ``[replay]`` table recording the
-trace digest, which ``bft replay`` checks.
+seed and its own adversaries: storms, poison, load) and a fault model, by
+default the one the protocol declares minus what the scenario's adversaries
+already spend (``bft.search.schedule.declared_model``). Each *schedule* is one
+more adversary, composed with the scenario's own, in one deterministic run
+judged by every property of the protocol (and ``no-exceptions``). The
+properties that count are those the protocol guarantees within its fault
+bound, or those named; a run that left the declared model (a plug-in adversary
+that corrupted one node too many) does not count, unless the user asked for a
+model outside the declaration, which the report then says.
 
-Budgets: ``examples`` schedules and/or ``seconds`` of wall time. The search
-runs Hypothesis in chunks of at most ``CHUNK`` examples, each with a seed
-derived from the search seed, so a time budget can stop between chunks and the
-whole search is reproducible for a given seed and example budget. Restarting
-also helps: with 200 examples, chunks of 100 found two planted bugs in 19 of
-20 seeds where one run of 200 found them in 13 (benchmarks/README.md). Searches run
-with the ideal signature functionality (same behaviour, a fraction of the
-cost; the trace digest does not depend on the signature mode).
+Finding. The work is split into *streams* of schedules, each with a seed
+derived from the search seed and its index. A stream is a portfolio: phases of
+uniformly random schedules under swarm masks (some kinds switched off per
+schedule), phases that mutate the schedules that reached new coverage
+(``bft.search.coverage``: outputs, values, message kinds per part of the run,
+node events, exercised properties) as coverage-guided fuzzers do, and phases
+where Hypothesis draws schedules steered by ``target`` toward new coverage.
+Streams run serially, on local processes (``jobs``) or on a Dask cluster
+(``scheduler``), and are consumed in stream order, so the answer (the first
+violating schedule of the first stream that found one) depends only on the
+seed, the budget and the job count, never on timing. A stream inherits the
+interesting schedules of the streams finished before it.
 
-Guidance and statistics: each run's observable outcome (outputs and protocol
-bugs) is compared with the fault-free run's; the number of differing events is
-given to Hypothesis's ``target`` and each action kind that took effect (the
-schedule adversary leaves a note when one does) to ``event``. The same counts
-are kept for the report: per kind, how often it was scheduled, took effect,
-and took effect in a run whose outcome changed.
+Shrinking. The first violation is shrunk once, in this process
+(``bft.search.shrink``: chunk removal, simplification toward 0, then single
+removal until 1-minimal), its field indexes named where that keeps it failing,
+and written as a counterexample: the scenario with its own adversaries, the
+explicit schedule and a ``[replay]`` table recording the trace digest, which
+``bft replay`` checks.
+
+Searches run with the ideal signature functionality and no trace (same
+behaviour, a fraction of the cost); the counterexample is run again with a
+summary trace for its digest, which is the same with real signatures.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings, target
-from hypothesis import seed as hypothesis_seed
 
 from bft.core.adversary import Adversary, TrafficControl
-from bft.core.encoding import dumps, to_plain
-from bft.core.engine import Engine, derive_seed
+from bft.core.crypto import Signed
+from bft.core.encoding import to_plain
 from bft.core.errors import ConfigError
+from bft.core.node import derive_seed
 from bft.run import runner
 from bft.run.runner import Prepared, RunResult
 from bft.run.scenario import Scenario, from_mapping
+from bft.search import parallel
+from bft.search.coverage import applied_kinds, features
 from bft.search.schedule import (
-    GENERATED_KINDS,
     FaultModel,
+    RawAction,
     Schedule,
+    declared_model,
     decode,
+    random_raw,
     random_schedule,
+    raw_bounds,
 )
-from bft.search.strategies import raw_actions
+from bft.search.shrink import one_minimal, shrink
 
-CHUNK = 100
-PHASES = (Phase.generate, Phase.target, Phase.shrink)
-_FIELD_NOTE = re.compile(r"(?:^|: )(?:mutate|equivocate) #(\d+): .*\(\w+\.(\w+) .* -> .*\)$")
+__all__ = [
+    "Counterexample",
+    "SearchOutcome",
+    "Searcher",
+    "applied_kinds",
+    "divergence",
+    "one_minimal",
+    "random_search",
+    "run_schedule",
+    "search",
+]
+
+#: schedules per stream (a stream is one task for a worker)
+STREAM = 100
+#: schedules per phase of a stream's portfolio
+PHASE = 25
+PHASES = ("random", "mutate", "random", "mutate", "hypothesis")
+_FIELD_NOTE = re.compile(r"^(?:mutate|equivocate|splice) #(\d+): .*\(\w+\.(\w+) .* -> .*\)$")
 Progress = Callable[[int, float, str], None]
-
-
-class _Violation(Exception):  # noqa: N818 - a signal to Hypothesis, caught by the driver
-    def __init__(self, schedule: Schedule, result: RunResult) -> None:
-        super().__init__(f"{result.violated} violated by {schedule}")
-        self.schedule = schedule
-        self.result = result
+Draft = tuple[tuple[RawAction, ...], int]  # raw actions and swarm mask
 
 
 @attrs.define
@@ -76,6 +98,53 @@ class KindStats:
     scheduled: int = 0
     applied: int = 0
     changed: int = 0
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+def _outcome(result: RunResult) -> dict[int, frozenset[Hashable]]:
+    """Each node's observable events (outputs, protocol bugs), as comparable values."""
+    record = result.record
+    out: dict[int, set[Hashable]] = {}
+    for o in record.outputs:
+        out.setdefault(o.node, set()).add((o.round, o.name, repr(sorted(o.data.items()))))
+    for e in record.bugs:
+        if e.node is not None:
+            out.setdefault(e.node, set()).add(("bug", e.round))
+    return {node: frozenset(events) for node, events in out.items()}
+
+
+def divergence(result: RunResult, baseline: Mapping[int, frozenset[Hashable]]) -> int:
+    """How many observable events of this run's honest nodes differ from the baseline's."""
+    outcome = _outcome(result)
+    empty: frozenset[Hashable] = frozenset()
+    return sum(
+        len(outcome.get(node, empty) ^ baseline.get(node, empty))
+        for node in sorted(result.record.honest)
+    )
+
+
+class _Observer(Adversary):
+    """Watches a run: which node sends in which rounds, and whether messages are signed."""
+
+    name = "observer"
+    summary = "records which nodes send in which rounds (used by the search)"
+    intercepts = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active: dict[int, set[int]] = {}
+        self.signed = False
+
+    def on_traffic(self, ctl: TrafficControl) -> None:
+        for env in ctl.envelopes:
+            self.active.setdefault(env.src, set()).add(ctl.round)
+        if not self.signed:
+            self.signed = any(isinstance(e.payload, Signed) for e in ctl.envelopes[:64])
+
+
+# -- results ----------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -112,6 +181,11 @@ class SearchOutcome:
     kinds: dict[str, KindStats]
     exercised: dict[str, int]  # property -> runs in which it was exercised (not vacuous)
     properties: tuple[str, ...] = ()  # the properties whose violation counted
+    jobs: int = 1
+    coverage: int = 0  # distinct coverage features reached
+    baseline_violated: tuple[str, ...] = ()  # violated by the scenario alone (no schedule)
+    replaced: tuple[str, ...] = ()  # the scenario's adversaries the search replaced
+    scenario_violated: tuple[str, ...] = ()  # violated by the scenario as written
 
     @property
     def found(self) -> bool:
@@ -124,15 +198,21 @@ class SearchOutcome:
             "protocol": self.prepared.spec.name,
             "params": to_plain(self.prepared.params),
             "seed": self.prepared.scenario.seed,
+            "scenario_adversaries": [name for name, _ in self.prepared.adversary_configs],
+            "replaced_adversaries": list(self.replaced),
             "fault_model": self.model.to_dict(),
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
+            "jobs": self.jobs,
             "schedules_per_second": round(self.examples / self.seconds, 1)
             if self.seconds
             else None,
+            "coverage_features": self.coverage,
             "exercised": {k: attrs.asdict(v) for k, v in self.kinds.items()},
             "properties_exercised": self.exercised,
             "properties_checked": list(self.properties),
+            "violated_without_schedule": list(self.baseline_violated),
+            "violated_as_written": list(self.scenario_violated),
             "violation": None
             if cex is None
             else {
@@ -149,122 +229,49 @@ class SearchOutcome:
         }
 
 
-def _outcome(result: RunResult) -> dict[int, frozenset[str]]:
-    """Each node's observable events (outputs, protocol bugs), canonically encoded."""
-    record = result.record
-    out: dict[int, set[str]] = {}
-    for o in record.outputs:
-        out.setdefault(o.node, set()).add(dumps([o.round, o.name, to_plain(dict(o.data))]))
-    for e in record.bugs:
-        if e.node is not None:
-            out.setdefault(e.node, set()).add(dumps(["bug", e.round]))
-    return {node: frozenset(events) for node, events in out.items()}
+@attrs.frozen
+class StreamTask:
+    """One stream of the portfolio: what a worker needs to run it."""
+
+    options: SearchOptions
+    index: int
+    seed: int
+    budget: int
+    deadline: float | None  # wall-clock time.time() after which to stop
+    corpus: tuple[Draft, ...]  # interesting schedules inherited from earlier streams
 
 
-def divergence(result: RunResult, baseline: Mapping[int, frozenset[str]]) -> int:
-    """How many observable events of this run's honest nodes differ from the baseline's."""
-    outcome = _outcome(result)
-    empty: frozenset[str] = frozenset()
-    return sum(
-        len(outcome.get(node, empty) ^ baseline.get(node, empty))
-        for node in sorted(result.record.honest)
-    )
+@attrs.frozen
+class StreamResult:
+    index: int
+    examples: int
+    kinds: dict[str, tuple[int, int, int]]
+    exercised: dict[str, int]
+    features: frozenset[Hashable]
+    corpus: tuple[Draft, ...]
+    violation: Draft | None
+    first_at: int  # examples in this stream up to and including the violation
+    seconds: float
 
 
-def applied_kinds(result: RunResult) -> set[str]:
-    """Action kinds of the schedule adversary that took effect in this run."""
-    out = set()
-    for note in result.record.notes("schedule"):
-        what = note.detail.split(": ", 1)[-1]
-        out.add(what.split(" ", 1)[0])
-    return out
+@attrs.frozen
+class SearchOptions:
+    """Everything that defines a search space, picklable for workers."""
+
+    scenario: Scenario
+    faults: int | None = None
+    kinds: tuple[str, ...] | None = None
+    max_actions: int = 6
+    targets: tuple[int, ...] | None = None
+    properties: tuple[str, ...] | None = None
+    keep_adversaries: str = "auto"
 
 
-def one_minimal(schedule: Schedule, fails: Callable[[Schedule], bool]) -> Schedule:
-    """Greedily delete single actions while ``fails`` stays true.
-
-    Hypothesis's shrinker usually gets there on its own but does not promise it;
-    this pass makes the promise: removing any one action of the result makes
-    ``fails`` false.
-    """
-    changed = True
-    while changed:
-        changed = False
-        for index in range(len(schedule)):
-            smaller = schedule.without(index)
-            if fails(smaller):
-                schedule, changed = smaller, True
-                break
-    return schedule
-
-
-class _Observer(Adversary):
-    """Watches a fault-free run: which node sends in which rounds."""
-
-    name = "observer"
-    summary = "records which nodes send in which rounds (used by the search)"
-    intercepts = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.active: dict[int, set[int]] = {}
-
-    def on_traffic(self, ctl: TrafficControl) -> None:
-        for env in ctl.envelopes:
-            self.active.setdefault(env.src, set()).add(ctl.round)
-
-
-def activity(prepared: Prepared) -> dict[int, tuple[int, ...]]:
-    """Node -> the rounds in which it sends messages in the fault-free run."""
-    observer = _Observer()
-    scenario = prepared.scenario
-    Engine(
-        prepared.spec,
-        prepared.params,
-        seed=scenario.seed,
-        rounds=prepared.rounds,
-        network=prepared.network,
-        environment=prepared.environment,
-        adversaries=[observer],
-        signatures="ideal",
-    ).run()
-    return {node: tuple(sorted(rounds)) for node, rounds in sorted(observer.active.items())}
-
-
-def fault_model_for(
-    prepared: Prepared,
-    faults: int | None = None,
-    *,
-    active: Mapping[int, tuple[int, ...]] | None = None,
-    kinds: Sequence[str] | None = None,
-    max_actions: int = 6,
-    targets: Sequence[int] | None = None,
-) -> FaultModel:
-    """The fault model for a prepared scenario: its network and rounds, and ``faults``
-    faulty nodes (default: as many as the protocol claims to tolerate, else 1)."""
-    if faults is None:
-        tolerance = prepared.spec.tolerance(prepared.params)
-        faults = 1 if tolerance is None else tolerance.faults
-    if faults < 0:
-        raise ConfigError(f"--faults must be >= 0 (got {faults})")
-    if faults > prepared.n:
-        raise ConfigError(f"--faults {faults} exceeds the number of nodes ({prepared.n})")
-    return FaultModel(
-        n=prepared.n,
-        rounds=prepared.rounds,
-        faults=faults,
-        network=prepared.network,
-        kinds=tuple(kinds) if kinds else GENERATED_KINDS,
-        max_actions=max_actions,
-        targets=None if targets is None else tuple(targets),
-        protocol=prepared.spec.name,
-        params=dict(prepared.params),
-        active=dict(active or {}),
-    )
+# -- the searcher ----------------------------------------------------------------------------
 
 
 class Searcher:
-    """Runs schedules against one prepared scenario."""
+    """Runs schedules, composed with a scenario's own adversaries, and judges them."""
 
     def __init__(
         self,
@@ -272,46 +279,126 @@ class Searcher:
         model: FaultModel | None = None,
         *,
         properties: Sequence[str] | None = None,
-        **model_options: Any,
+        faults: int | None = None,
+        kinds: Sequence[str] | None = None,
+        max_actions: int = 6,
+        targets: Sequence[int] | None = None,
+        keep_adversaries: str = "auto",
     ) -> None:
-        base = attrs.evolve(scenario, adversaries=(), signatures="ideal")
+        if keep_adversaries not in ("auto", "all"):
+            raise ConfigError(
+                f"keep_adversaries must be 'auto' or 'all' (got {keep_adversaries!r})"
+            )
+        self.options = SearchOptions(
+            scenario,
+            faults,
+            None if kinds is None else tuple(kinds),
+            max_actions,
+            None if targets is None else tuple(targets),
+            None if properties is None else tuple(properties),
+            keep_adversaries,
+        )
         self.scenario = scenario
-        self.prepared = runner.prepare(base)
-        declared = self.prepared.spec.properties(self.prepared.params)
-        known = [p.name for p in declared]
-        known.append("no-exceptions")
+        self.prepared = runner.prepare(attrs.evolve(scenario, signatures="ideal"))
+        self.original = self.prepared  # with every adversary of the scenario
+        spec, params = self.prepared.spec, self.prepared.params
+        declared = [p.name for p in spec.properties(params)]
+        known = [*declared, "no-exceptions"]
         for name in properties or ():
             if name not in known:
                 raise ConfigError(
-                    f"unknown property {name!r} for protocol {self.prepared.spec.name!r}; "
+                    f"unknown property {name!r} for protocol {spec.name!r}; "
                     f"available: {', '.join(known)}"
                 )
         #: the properties whose violation counts: those named, or by default every
         #: property the protocol guarantees within its fault bound
         if not properties:
-            properties = [p.name for p in declared if p.guaranteed] + ["no-exceptions"]
+            properties = [p.name for p in spec.properties(params) if p.guaranteed]
+            properties.append("no-exceptions")
         self.properties = tuple(properties)
-        self.model = model or fault_model_for(
-            self.prepared, active=activity(self.prepared), **model_options
-        )
+        #: the scenario's adversaries the search replaces (see ``_keep``)
+        self.replaced: tuple[str, ...] = ()
+        #: properties the scenario violates as written, before any search
+        self.scenario_violated: tuple[str, ...] = ()
+        if self.prepared.adversary_configs:
+            self._keep(keep_adversaries == "auto")
         self.runs = 0
-        self.baseline = _outcome(self.run(Schedule((), self.model)))
-
-    def run(self, schedule: Schedule) -> RunResult:
-        self.runs += 1
-        prepared = attrs.evolve(
-            self.prepared, adversary_configs=(("schedule", schedule.adversary_params()),)
+        self._novelty = 0  # new coverage features of the last run (Hypothesis's target)
+        observer = _Observer()
+        observed = runner.execute(
+            self.prepared, level="none", metrics=False, extra_adversaries=[observer]
         )
-        return runner.execute(prepared, level="summary")
+        active = {n: tuple(sorted(r)) for n, r in sorted(observer.active.items())}
+        # the world the search explores already has these faults: nodes the scenario's own
+        # adversaries made faulty, and nodes its environment froze for good (a poison)
+        record = observed.record
+        final = set(record.down[-1]) if record.down else set()
+        frozen = {e.node for e in record.events_of("freeze") if e.node in final}
+        spent = set(record.faulty) | frozen
+        self.model = model or declared_model(
+            spec,
+            params,
+            rounds=self.prepared.rounds,
+            network=self.prepared.network,
+            faults=faults,
+            kinds=kinds,
+            max_actions=max_actions,
+            targets=targets,
+            active=active,
+            signed=observer.signed,
+            spent=spent,
+        )
+        baseline = self.run(Schedule((), self.model))
+        self.baseline = _outcome(baseline)
+        self.baseline_beyond = baseline.beyond_bound
+        self.baseline_violated = tuple(self.violated(baseline))
+
+    def _keep(self, replace: bool) -> None:
+        """Run the scenario as written first (a violation there needs no search). Then
+        keep the adversaries that shape the world (storms, poison, load, network noise,
+        faulty clients) and, when ``replace``, replace those that make nodes faulty within
+        the protocol's fault budget (a traitor, a crashed replica): their faults are
+        exactly what the search explores, so keeping them would leave it no budget."""
+        prepared = self.prepared
+        probe = runner.execute(prepared, level="none", metrics=False)
+        counted = probe.beyond_bound is None or prepared.spec.beyond_bound(prepared.params)
+        self.scenario_violated = tuple(
+            name for name in probe.violated if name in self.properties and counted
+        )
+        if not replace:
+            return
+        tolerance = prepared.spec.tolerance(prepared.params)
+        roles = prepared.spec.roles(prepared.params)
+        kept, replaced = [], []
+        for config, nodes in zip(prepared.adversary_configs, probe.record.faulty_by, strict=True):
+            budgeted = any(tolerance is None or tolerance.counts(roles[i]) for i in nodes)
+            (replaced if budgeted else kept).append(config)
+        self.prepared = attrs.evolve(prepared, adversary_configs=tuple(kept))
+        self.replaced = tuple(name for name, _ in replaced)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def prepared_for(self, schedule: Schedule) -> Prepared:
+        configs = (*self.prepared.adversary_configs, ("schedule", schedule.adversary_params()))
+        return attrs.evolve(self.prepared, adversary_configs=configs)
+
+    def run(self, schedule: Schedule, level: str = "none") -> RunResult:
+        self.runs += 1
+        return runner.execute(self.prepared_for(schedule), level=level, metrics=level != "none")
 
     def violated(self, result: RunResult) -> list[str]:
-        """The violated properties that count for this search."""
+        """The violated properties that count for this search: within the declared model
+        (or the model the user chose, or the configuration the scenario itself is in)."""
+        if (
+            result.beyond_bound is not None
+            and self.model.outside is None
+            and result.beyond_bound != getattr(self, "baseline_beyond", None)
+        ):
+            return []
         return [name for name in result.violated if name in self.properties]
 
     def breaks(self, schedule: Schedule) -> bool:
         return bool(self.violated(self.run(schedule)))
-
-    # -- minimality ------------------------------------------------------------------------
 
     def minimize(self, schedule: Schedule) -> Schedule:
         """Delete actions one at a time while a property stays violated (1-minimal result)."""
@@ -323,7 +410,8 @@ class Searcher:
         result = self.run(schedule)
         hit: dict[int, str] = {}
         for note in result.record.notes("schedule"):
-            match = _FIELD_NOTE.search(note.detail)
+            detail = note.detail.split(": ", 1)[-1]
+            match = _FIELD_NOTE.match(detail)
             if match:
                 hit.setdefault(int(match.group(1)) - 1, match.group(2))
         for index, action in enumerate(schedule.actions):
@@ -337,6 +425,181 @@ class Searcher:
                     schedule = candidate
         return schedule
 
+    # -- one stream ---------------------------------------------------------------------
+
+    def stream(self, task: StreamTask) -> StreamResult:
+        """Run one stream of the portfolio (see the module docstring)."""
+        start = time.perf_counter()
+        model = self.model
+        rng = random.Random(derive_seed("bft-search", task.seed, task.index))
+        corpus: list[Draft] = list(task.corpus)
+        busy: dict[Draft, tuple[int, ...]] = {}  # interesting draft -> rounds with traffic
+        found_here: list[Draft] = []
+        seen: set[Hashable] = set()
+        kinds: dict[str, list[int]] = {k: [0, 0, 0] for k in model.usable_kinds()}
+        exercised: dict[str, int] = {}
+        state = {"examples": 0}
+        usable = model.usable_kinds()
+
+        def judge(draft: Draft) -> bool:
+            """Run one schedule; True when it violates a counted property."""
+            state["examples"] += 1
+            schedule = decode(draft[0], model, draft[1])
+            result = self.run(schedule)
+            feats = features(result)
+            novel = len(feats - seen)
+            if novel:
+                seen.update(feats)
+                found_here.append(draft)
+                corpus.append(draft)
+                busy[draft] = tuple(r for r, counts in enumerate(result.record.sent) if counts)
+            changed = divergence(result, self.baseline) > 0
+            applied = applied_kinds(result)
+            for kind in schedule.kinds():
+                if kind in kinds:
+                    kinds[kind][0] += 1
+            for kind in applied:
+                if kind in kinds:
+                    kinds[kind][1] += 1
+                    kinds[kind][2] += changed
+            for name, verdict in result.verdicts.items():
+                if verdict.exercised:
+                    exercised[name] = exercised.get(name, 0) + 1
+            self._novelty = novel
+            return bool(self.violated(result))
+
+        def out_of_budget() -> bool:
+            if state["examples"] >= task.budget:
+                return True
+            return task.deadline is not None and time.time() > task.deadline
+
+        violation: Draft | None = None
+        if usable and model.max_actions > 0:
+            phase = 0
+            while violation is None and not out_of_budget():
+                name = PHASES[phase % len(PHASES)]
+                phase += 1
+                left = min(PHASE, task.budget - state["examples"])
+                if name == "hypothesis":
+                    violation = self._hypothesis_phase(rng, left, judge, out_of_budget)
+                    continue
+                for _ in range(left):
+                    if out_of_budget():
+                        break
+                    draft = (
+                        self._random(rng)
+                        if name == "random" or not corpus
+                        else self._mutate(rng, corpus, busy)
+                    )
+                    if judge(draft):
+                        violation = draft
+                        break
+        return StreamResult(
+            task.index,
+            state["examples"],
+            {k: (v[0], v[1], v[2]) for k, v in kinds.items()},
+            exercised,
+            frozenset(seen),
+            tuple(found_here[-64:]),
+            violation,
+            state["examples"],
+            time.perf_counter() - start,
+        )
+
+    # -- generators ---------------------------------------------------------------------
+
+    def _random(self, rng: random.Random) -> Draft:
+        kinds = len(self.model.usable_kinds())
+        disabled = rng.getrandbits(kinds) if rng.random() < 0.5 else 0
+        return tuple(random_raw(self.model, rng)), disabled
+
+    def _mutate(
+        self, rng: random.Random, corpus: list[Draft], busy: Mapping[Draft, tuple[int, ...]]
+    ) -> Draft:
+        """A small random change to an interesting schedule (or two spliced together)."""
+        recent = corpus[-16:]
+        parent = rng.choice(recent) if rng.random() < 0.5 else rng.choice(corpus)
+        raw, disabled = parent
+        items = list(raw)
+        bounds = (len(self.model.usable_kinds()) - 1, *raw_bounds(self.model))
+        rounds = self.model.rounds
+        for _ in range(1 + rng.randrange(3)):
+            op = rng.randrange(8)
+            if op == 7 and items and busy.get(parent):  # aim at a round busy in that run
+                i = rng.randrange(len(items))
+                changed = list(items[i])
+                changed[2] = rounds + rng.choice(busy[parent])
+                items[i] = tuple(changed)  # type: ignore[assignment]
+                continue
+            if op == 0 or not items:  # insert a random action
+                if len(items) < self.model.max_actions:
+                    items.insert(rng.randint(0, len(items)), random_raw(self.model, rng, 1)[0])
+            elif op == 1 and len(items) > 1:  # delete one
+                del items[rng.randrange(len(items))]
+            elif op in (2, 3):  # one component to a random value, or one step up or down
+                i, c = rng.randrange(len(items)), rng.randrange(6)
+                changed = list(items[i])
+                if op == 2:
+                    changed[c] = rng.randint(0, bounds[c])
+                else:
+                    changed[c] = max(0, min(bounds[c], changed[c] + rng.choice((-1, 1))))
+                items[i] = tuple(changed)  # type: ignore[assignment]
+            elif op == 4 and len(items) < self.model.max_actions:  # duplicate, then vary
+                i = rng.randrange(len(items))
+                copy = list(items[i])
+                c = rng.randrange(1, 6)
+                copy[c] = rng.randint(0, bounds[c])
+                items.insert(i + 1, tuple(copy))  # type: ignore[arg-type]
+            elif op == 5:  # splice with another interesting schedule
+                other = rng.choice(corpus)[0]
+                cut = rng.randint(0, len(items))
+                items = (items[:cut] + list(other[rng.randint(0, len(other)) :]))[
+                    : self.model.max_actions
+                ]
+            else:  # switch one kind on or off for this schedule
+                disabled ^= 1 << rng.randrange(max(1, len(self.model.usable_kinds())))
+        return tuple(items) if items else tuple(random_raw(self.model, rng, 1)), disabled
+
+    def _hypothesis_phase(
+        self,
+        rng: random.Random,
+        budget: int,
+        judge: Callable[[Draft], bool],
+        out_of_budget: Callable[[], bool],
+    ) -> Draft | None:
+        """Hypothesis draws schedules, steered by ``target`` toward new coverage."""
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+        from hypothesis import seed as hypothesis_seed
+
+        from bft.search.strategies import raw_actions
+
+        found: list[Draft] = []
+
+        class _Found(Exception):  # noqa: N818 - a signal to stop Hypothesis
+            pass
+
+        def body(raw: tuple[int, list[RawAction]]) -> None:
+            if found or out_of_budget():
+                return
+            draft = (tuple(raw[1]), raw[0])
+            if judge(draft):
+                found.append(draft)
+                raise _Found
+            target(float(self._novelty), label="new coverage")
+
+        test = settings(
+            max_examples=max(1, budget),
+            database=None,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+            verbosity=Verbosity.quiet,
+            phases=(Phase.generate, Phase.target),
+        )(hypothesis_seed(rng.getrandbits(64))(given(raw_actions(self.model))(body)))
+        with contextlib.suppress(_Found):
+            test()
+        return found[0] if found else None
+
     # -- the search ------------------------------------------------------------------------
 
     def search(
@@ -345,123 +608,159 @@ class Searcher:
         seconds: float | None = None,
         seed: int = 0,
         progress: Progress | None = None,
+        *,
+        jobs: int = 1,
+        scheduler: str | None = None,
+        shrink_seconds: float | None = None,
     ) -> SearchOutcome:
         if examples is None and seconds is None:
             examples = 200
         if examples is not None and examples < 1:
             raise ConfigError(f"--examples must be at least 1 (got {examples})")
-        if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
-            raise ConfigError(f"--seconds must be a positive number (got {seconds})")
+        if examples is not None and examples > 100_000_000:
+            raise ConfigError(f"--examples must be at most 100,000,000 (got {examples})")
+        if seconds is not None and not (0 < seconds <= 7 * 86400 and math.isfinite(seconds)):
+            raise ConfigError(
+                f"--seconds must be a positive number of seconds, at most a week (got {seconds})"
+            )
+        if jobs < 1:
+            raise ConfigError(f"--jobs must be at least 1 (got {jobs})")
+        start = time.perf_counter()
+        wall_deadline = None if seconds is None else time.time() + seconds
         model = self.model
         kinds = {k: KindStats() for k in model.usable_kinds()}
         exercised: dict[str, int] = {}
-        start = time.perf_counter()
-        stop_at = None if seconds is None else start + seconds
-        state: dict[str, Any] = {"examples": 0, "first": None, "shrink_runs": 0}
-        strategy = raw_actions(model)
+        features_seen: set[Hashable] = set()
+        total = 0
+        found: tuple[Draft, int, float] | None = None
+        if self.scenario_violated or self.baseline_violated:
+            # the scenario's own adversaries already break a property: no schedule needed
+            found = (((), 0), 0, 0.0)
+        results: list[StreamResult] = []
+        behind = parallel.window(jobs)
 
-        def body(raw: tuple[int, list[tuple[int, int, int, int, int, int]]]) -> None:
-            schedule = decode(raw[1], model, raw[0])
-            generating = state["first"] is None
-            if generating:
-                if stop_at is not None and time.perf_counter() > stop_at:
-                    return
-                if examples is not None and state["examples"] >= examples:
-                    return
-                state["examples"] += 1
-            else:
-                state["shrink_runs"] += 1
-            result = self.run(schedule)
-            changed = divergence(result, self.baseline)
-            applied = applied_kinds(result)
-            target(float(changed), label="outcome events changed")
-            for kind in sorted(applied):
-                event(f"{kind} took effect")
-            if generating:
-                for kind in schedule.kinds():
-                    if kind in kinds:
-                        kinds[kind].scheduled += 1
-                for kind in applied:
-                    if kind in kinds:
-                        kinds[kind].applied += 1
-                        kinds[kind].changed += changed > 0
-                for name, verdict in result.verdicts.items():
-                    if verdict.exercised:
-                        exercised[name] = exercised.get(name, 0) + 1
-                if progress is not None:
-                    progress(state["examples"], time.perf_counter() - start, "search")
-            elif progress is not None:
-                progress(state["examples"], time.perf_counter() - start, "shrink")
-            if self.violated(result):
-                if state["first"] is None:
-                    state["first"] = (state["examples"], time.perf_counter() - start, len(schedule))
-                raise _Violation(schedule, result)
+        def make_task(index: int) -> StreamTask | None:
+            if found is not None:
+                return None
+            planned = STREAM * index
+            if examples is not None and planned >= examples:
+                return None
+            if wall_deadline is not None and time.time() > wall_deadline:
+                return None
+            budget = STREAM if examples is None else min(STREAM, examples - planned)
+            corpus: list[Draft] = []
+            for earlier in results[: max(0, index - behind)]:
+                corpus.extend(earlier.corpus)
+            return StreamTask(
+                self.options, index, seed, budget, wall_deadline, tuple(corpus[-256:])
+            )
 
-        found: _Violation | None = None
-        chunk_index = 0
-        while found is None:
-            left = None if examples is None else examples - state["examples"]
-            if left is not None and left <= 0:
-                break
-            if stop_at is not None and time.perf_counter() > stop_at:
-                break
-            size = CHUNK if left is None else min(CHUNK, left)
-            before = state["examples"]
-            test = settings(
-                max_examples=size,
-                database=None,
-                deadline=None,
-                derandomize=False,
-                suppress_health_check=list(HealthCheck),
-                report_multiple_bugs=False,
-                verbosity=Verbosity.quiet,
-                phases=PHASES,
-            )(hypothesis_seed(derive_seed("bft-search", seed, chunk_index))(given(strategy)(body)))
-            chunk_index += 1
+        if found is None:
+            streams = parallel.ordered(
+                _run_stream if jobs > 1 or scheduler else self.stream,
+                make_task,
+                jobs=jobs,
+                scheduler=scheduler,
+            )
             try:
-                test()
-            except _Violation as exc:
-                found = exc
-            if state["examples"] == before and found is None:
-                break  # the strategy has nothing new to offer (e.g. no usable kinds)
-        counterexample = None
-        if found is not None:
-            minimal = self.name_fields(self.minimize(found.schedule))
-            first_at, first_time, first_size = state["first"]
+                for result in streams:
+                    results.append(result)
+                    for name, (scheduled, applied, changed) in result.kinds.items():
+                        stats = kinds.setdefault(name, KindStats())
+                        stats.scheduled += scheduled
+                        stats.applied += applied
+                        stats.changed += changed
+                    for name, count in result.exercised.items():
+                        exercised[name] = exercised.get(name, 0) + count
+                    features_seen.update(result.features)
+                    if result.violation is not None:
+                        found = (
+                            result.violation,
+                            total + result.first_at,
+                            time.perf_counter() - start,
+                        )
+                    total += result.examples
+                    if progress is not None:
+                        progress(total, time.perf_counter() - start, "search")
+                    if found is not None:
+                        break
+            finally:
+                close = getattr(streams, "close", None)
+                if close is not None:
+                    close()
+        counterexample: Counterexample | None = None
+        if found is not None and self.scenario_violated:  # the scenario as written
+            counterexample = self.counterexample(
+                Schedule((), model),
+                as_written=True,
+                found_after=0,
+                seconds_to_first=0.0,
+                first_size=0,
+                shrink_runs=0,
+            )
+        elif found is not None:
+            (raw, disabled), first_at, first_time = found
+            if progress is not None:
+                progress(total, time.perf_counter() - start, "shrink")
+            before = self.runs
+            budget = shrink_seconds if shrink_seconds is not None else max(10.0, (seconds or 0) / 2)
+            minimal = shrink(
+                raw, disabled, model, self.breaks, deadline=time.perf_counter() + budget
+            )
+            minimal = self.name_fields(minimal)
             counterexample = self.counterexample(
                 minimal,
                 found_after=first_at,
                 seconds_to_first=first_time,
-                first_size=first_size,
-                shrink_runs=state["shrink_runs"],
+                first_size=len(decode(raw, model, disabled)),
+                shrink_runs=self.runs - before,
             )
         return SearchOutcome(
             self.prepared,
             model,
-            state["examples"],
+            total,
             time.perf_counter() - start,
             counterexample,
             kinds,
             exercised,
             self.properties,
+            jobs,
+            len(features_seen),
+            self.baseline_violated,
+            self.replaced,
+            self.scenario_violated,
         )
 
     # -- counterexamples ---------------------------------------------------------------
 
-    def document(self, schedule: Schedule) -> dict[str, Any]:
-        """The counterexample file's contents (without the [replay] table)."""
-        prepared = self.prepared
+    def document(self, schedule: Schedule, as_written: bool = False) -> dict[str, Any]:
+        """The counterexample file's contents (without the [replay] table): the scenario
+        with the adversaries the search kept (all of them, ``as_written``) and the schedule."""
+        prepared = self.original if as_written else self.prepared
         original = self.scenario
         params = {k: to_plain(v) for k, v in prepared.params.items() if v is not None}
-        network = {"model": prepared.network.model}
+        network: dict[str, Any] = {"model": prepared.network.model}
         if prepared.network.model != "synchronous":
             network.update(gst=prepared.network.gst, delta=prepared.network.delta)
-        adversary: dict[str, Any] = {"name": "schedule", "faults": self.model.faults}
-        adversary["actions"] = [a.to_dict() for a in schedule.actions]
+        adversaries = [
+            {"name": name, **{k: to_plain(v) for k, v in cfg.items() if v is not None}}
+            for name, cfg in prepared.adversary_configs
+        ]
+        if len(schedule):
+            adversaries.append(
+                {
+                    "name": "schedule",
+                    "faults": self.model.faults,
+                    "actions": [a.to_dict() for a in schedule.actions],
+                }
+            )
+        outside = (
+            f"; outside the declared model: {self.model.outside}" if self.model.outside else ""
+        )
         doc: dict[str, Any] = {
             "description": (
                 f"counterexample found by 'bft check {original.name}': "
-                f"{len(schedule)} action(s) under {self.model.describe()}"
+                f"{len(schedule)} action(s) under {self.model.describe()}{outside}"
             ),
             "protocol": prepared.spec.name,
             "seed": original.seed,
@@ -472,14 +771,16 @@ class Searcher:
         }
         if original.environment:
             doc["environment"] = to_plain(dict(original.environment))
-        doc["adversary"] = [adversary]
+        doc["adversary"] = adversaries
         return doc
 
-    def counterexample(self, schedule: Schedule, **found: Any) -> Counterexample:
-        doc = self.document(schedule)
+    def counterexample(
+        self, schedule: Schedule, as_written: bool = False, **found: Any
+    ) -> Counterexample:
+        doc = self.document(schedule, as_written)
         cex_scenario = from_mapping(doc, f"{self.scenario.name}-counterexample")
         result = runner.run(cex_scenario, level="summary")
-        violated = self.violated(result)
+        violated = [name for name in result.violated if name in self.properties]
         if not violated:  # cannot happen for a deterministic run; say so loudly if it does
             raise RuntimeError(f"counterexample no longer fails when replayed: {schedule}")
         name = violated[0]
@@ -491,6 +792,36 @@ class Searcher:
             "witness": witness,
         }
         return Counterexample(schedule, cex_scenario, doc, result, name, witness, **found)
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+_WORKER_SEARCHERS: dict[str, Searcher] = {}
+
+
+def worker_searcher(options: SearchOptions) -> Searcher:
+    """The searcher a worker process uses for ``options`` (built once per process)."""
+    key = repr(options)  # options hold tables (unhashable); their repr names them exactly
+    searcher = _WORKER_SEARCHERS.get(key)
+    if searcher is None:
+        o = options
+        searcher = Searcher(
+            o.scenario,
+            properties=o.properties,
+            faults=o.faults,
+            kinds=o.kinds,
+            max_actions=o.max_actions,
+            targets=o.targets,
+            keep_adversaries=o.keep_adversaries,
+        )
+        _WORKER_SEARCHERS.clear()
+        _WORKER_SEARCHERS[key] = searcher
+    return searcher
+
+
+def _run_stream(task: StreamTask) -> StreamResult:
+    """A worker runs one stream."""
+    return worker_searcher(task.options).stream(task)
 
 
 def search(
@@ -505,6 +836,9 @@ def search(
     targets: Sequence[int] | None = None,
     properties: Sequence[str] | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    keep_adversaries: str = "auto",
 ) -> SearchOutcome:
     """Search ``scenario`` for a schedule within the fault model that violates a property
     (one of ``properties``, if given)."""
@@ -515,8 +849,16 @@ def search(
         max_actions=max_actions,
         targets=targets,
         properties=properties,
+        keep_adversaries=keep_adversaries,
     )
-    return searcher.search(examples=examples, seconds=seconds, seed=seed, progress=progress)
+    return searcher.search(
+        examples=examples,
+        seconds=seconds,
+        seed=seed,
+        progress=progress,
+        jobs=jobs,
+        scheduler=scheduler,
+    )
 
 
 @attrs.frozen
@@ -552,8 +894,8 @@ def run_schedule(
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> RunResult:
-    """Run one schedule: against ``scenario``, or against the protocol and parameters
-    of the schedule's fault model (as ``bft.search.strategies.schedules`` makes them)."""
+    """Run one schedule: on top of ``scenario`` (and its own adversaries), or against the
+    protocol and parameters of the schedule's fault model (as ``bft.schedules`` makes them)."""
     model = schedule.model
     if scenario is None:
         name = protocol or model.protocol
@@ -572,12 +914,8 @@ def run_schedule(
             network=network,
         )
     scenario = attrs.evolve(
-        scenario,
-        adversaries=(),
-        rounds=scenario.rounds if scenario.rounds is not None else model.rounds,
+        scenario, rounds=scenario.rounds if scenario.rounds is not None else model.rounds
     )
     prepared = runner.prepare(scenario)
-    prepared = attrs.evolve(
-        prepared, adversary_configs=(("schedule", schedule.adversary_params()),)
-    )
-    return runner.execute(prepared)
+    configs = (*prepared.adversary_configs, ("schedule", schedule.adversary_params()))
+    return runner.execute(attrs.evolve(prepared, adversary_configs=configs))

@@ -1,54 +1,79 @@
 """Adversary schedules: the file format, the fault model, and the decoder.
 
 Theory of operation. A *schedule* is an explicit, finite list of adversary
-actions (``Action``): crash a node (and maybe let it recover), drop or delay an
-honest node's messages, cut the network in two, or, for a corrupted node,
-withhold, alter or equivocate its messages, or run a *twin* of it (a second
-copy of the node's own code under the same identity, as in Twins, Bano et al.
-2021). The ``schedule`` adversary (``bft.adversaries.schedule``) executes such a
-list, so a schedule is an ordinary scenario file and replays exactly.
+actions (``Action``). What an action means is defined by its *kind*, an open
+vocabulary (``bft.search.actions``): process faults (crash), network faults
+on honest messages (drop, delay, partition, only as the network model
+allows), and Byzantine faults of corrupted nodes (withhold, lag, mutate,
+equivocate, replay, splice, wrap and unwrap signature chains, twins, and
+adversary plug-ins written for the protocol). The ``schedule`` adversary
+(``bft.adversaries.schedule``) executes such a list, so a schedule is an
+ordinary scenario file and replays exactly.
 
 A ``FaultModel`` bounds what a schedule may do: how many nodes may be faulty
-(crashed or corrupted, counted together), which nodes may be, which network
-model is in force (so drops and delays of honest messages are generated only
-where the model allows them: before GST and within delta), how many rounds the
-run lasts, and which action kinds to use.
+(crashed or corrupted, counted together; nodes of roles the protocol lets be
+faulty without limit, like PBFT's clients, do not count), which nodes may be,
+whether Byzantine kinds are in the model at all, which network model is in
+force, how many rounds the run lasts, and which action kinds to use. By
+default it is the model the protocol declares (``ProtocolSpec.tolerance``),
+minus what the scenario's own adversaries already spend; ``describe`` says
+which model a search searched and whether it lies outside the declared one.
 
-``decode`` turns a list of small integer tuples into a valid schedule (it
-never fails); the Hypothesis strategies (``bft.search.strategies``) draw those
-tuples, and ``random_schedule`` draws them uniformly. This module does not
-import Hypothesis: replaying a schedule file does not need it.
+``decode`` turns a list of small integer tuples ``(kind, node, round, x, y,
+z)`` into a valid schedule (it never fails: out-of-range components fold back
+by modulo). Every component shrinks toward 0 and 0 is the simplest choice; a
+swarm mask (Groce et al. 2012) leaves some kinds out of a schedule so that
+some schedules pile up one kind of fault. This module does not import
+Hypothesis: replaying a schedule file does not need it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from bft.core.errors import ConfigError, choices
 from bft.core.network import Network
+from bft.search.actions import base as actions
+from bft.search.actions.base import COMMON_FIELDS, Draw
+from bft.search.actions.builtin import FIELD_SLOTS
+from bft.search.actions.builtin import KINDS as BUILTIN
+from bft.search.actions.values import MUTATIONS
 
-#: Action kinds, simplest first (Hypothesis shrinks a kind toward the first).
-GENERATED_KINDS = ("crash", "omit", "drop", "delay", "partition", "mutate", "equivocate", "twin")
-#: Kinds a schedule file may contain (``recover`` undoes a ``crash`` without ``until``).
-KINDS = (*GENERATED_KINDS, "recover")
-#: Kinds that make their node faulty (count against the fault budget).
-PROCESS_KINDS = frozenset({"crash", "recover", "omit", "mutate", "equivocate", "twin"})
-#: Kinds that corrupt their node (the adversary takes its key).
-BYZANTINE_KINDS = frozenset({"omit", "mutate", "equivocate", "twin"})
-#: Kinds that act on honest nodes' messages (allowed only by the network model).
-NETWORK_KINDS = frozenset({"drop", "delay", "partition"})
-MUTATIONS = ("flip", "inc", "dec")
-FIELD_SLOTS = (
-    60  # a mutated field is the k-th scalar field (mod their count); 60: uniform up to 6 fields
-)
-MAX_MASK_BITS = 24
+#: Built-in kinds a search draws, simplest first (Hypothesis shrinks a kind toward the first).
+GENERATED_KINDS = tuple(k.name for k in BUILTIN if k.generated)
+#: Built-in kinds a schedule file may contain (``recover`` undoes a ``crash`` without ``until``).
+KINDS = tuple(k.name for k in BUILTIN)
+#: Built-in kinds that make their node faulty (count against the fault budget).
+PROCESS_KINDS = frozenset(k.name for k in BUILTIN if k.fault in ("crash", "byzantine"))
+#: Built-in kinds that corrupt their node (the adversary takes its key).
+BYZANTINE_KINDS = frozenset(k.name for k in BUILTIN if k.fault == "byzantine")
+#: Built-in kinds that act on honest nodes' messages (allowed only by the network model).
+NETWORK_KINDS = frozenset(k.name for k in BUILTIN if k.fault == "network")
 MIN_ACTIONS = 0
+MAX_MASK_BITS = 24
 
 RawAction = tuple[int, int, int, int, int, int]
+
+__all__ = [
+    "BYZANTINE_KINDS",
+    "FIELD_SLOTS",
+    "GENERATED_KINDS",
+    "KINDS",
+    "MUTATIONS",
+    "NETWORK_KINDS",
+    "PROCESS_KINDS",
+    "Action",
+    "FaultModel",
+    "Schedule",
+    "decode",
+    "fault_model",
+    "random_schedule",
+    "raw_bounds",
+]
 
 
 def _nodes(value: Any) -> tuple[int, ...] | None:
@@ -57,16 +82,37 @@ def _nodes(value: Any) -> tuple[int, ...] | None:
     return tuple(sorted({int(v) for v in value}))
 
 
+def _frozen(value: Any) -> Any:
+    """A file value in hashable form: tables become sorted (key, value) pairs."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """The file form of an argument: (key, value) pairs become tables again."""
+    if isinstance(value, tuple):
+        if value and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value
+        ):
+            return {k: _plain(v) for k, v in value}
+        return [_plain(v) for v in value]
+    return value
+
+
 @attrs.frozen
 class Action:
     """One adversary action, as written in a schedule file.
 
-    ``node`` is the acting or affected node (the sender, for message actions);
-    ``at`` the round; ``until`` the first round a crash or partition no longer
-    holds (None: to the end of the run); ``dst`` the recipient (None: all);
-    ``nodes`` the recipients that get the altered message or hear the twin, or
-    one side of a partition; ``field`` a field name or the index of a scalar
-    field; ``how`` the mutation (flip, inc, dec); ``extra`` the rounds of delay.
+    ``do`` names its kind. The common fields: ``node`` the acting or affected
+    node (the sender, for message actions); ``at`` the round; ``until`` the
+    first round a crash or partition no longer holds (None: to the end of the
+    run); ``dst`` the recipient (None: all); ``nodes`` the recipients that get
+    the altered message or hear the twin, or one side of a partition; ``field``
+    a field name or the index of a scalar field; ``how`` the mutation (flip,
+    inc, dec); ``extra`` rounds of delay. ``args`` holds a kind's own fields.
     """
 
     do: str
@@ -78,16 +124,30 @@ class Action:
     field: int | str | None = None
     how: str | None = None
     extra: int | None = None
+    args: tuple[tuple[str, Any], ...] = attrs.field(default=(), converter=_frozen)
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        for key, value in self.args:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def kind(self) -> actions.ActionKind:
+        return actions.kind(self.do)
 
     # -- files ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"do": self.do}
-        for name in ("node", "at", "until", "dst", "nodes", "field", "how", "extra"):
+        used = self.kind.fields
+        for name in COMMON_FIELDS:
             value = getattr(self, name)
-            if value is None or (name == "node" and self.do == "partition"):
+            if value is None or name not in used:
                 continue
             out[name] = list(value) if isinstance(value, tuple) else value
+        for key, value in self.args:
+            out[key] = _plain(value)
         return out
 
     @classmethod
@@ -95,105 +155,87 @@ class Action:
         """Validate one action table from a file; errors name the action and the fix."""
         if not isinstance(data, Mapping):
             raise ConfigError(
-                f"{where}: an action must be a table like {{do = 'crash', node = 1, at = 0}} (got {data!r})"
+                f"{where}: an action must be a table like {{do = 'crash', node = 1, at = 0}} "
+                f"(got {data!r:.80})"
             )
-        known = ("do", "node", "at", "until", "dst", "nodes", "field", "how", "extra")
+        table = actions.kinds()
+        name = data.get("do")
+        if not isinstance(name, str) or name not in table:
+            raise ConfigError(
+                f"{where}: action kind 'do' must be one of {choices(table)} (got {name!r:.60})"
+            )
+        kind = table[name]
+        own = [p.name for p in kind.args]
+        known = ("do", *kind.fields, *own)
         for key in data:
             if key not in known:
                 raise ConfigError(
-                    f"{where}: unknown action field {key!r}; valid fields: {choices(known)}"
+                    f"{where}: unknown action field {key!r:.60} for a {name!r} action; "
+                    f"valid fields: {choices(known)}"
                 )
-        kind = data.get("do")
-        if kind not in KINDS:
-            raise ConfigError(
-                f"{where}: action kind 'do' must be one of {choices(KINDS)} (got {kind!r})"
-            )
 
-        def integer(name: str, required: bool = False, low: int = 0) -> int | None:
-            value = data.get(name)
+        def integer(field: str, low: int = 0) -> int | None:
+            value = data.get(field)
             if value is None:
-                if required:
-                    raise ConfigError(f"{where}: a {kind!r} action needs an integer {name!r}")
+                if field in kind.required:
+                    raise ConfigError(f"{where}: a {name!r} action needs an integer {field!r}")
                 return None
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(
-                    f"{where}: action field {name!r} must be an integer >= {low} (got {value!r})"
+                    f"{where}: action field {field!r} must be an integer >= {low} (got {value!r:.60})"
                 )
+            if value > 2**31:
+                raise ConfigError(f"{where}: action field {field!r} is too large (got {value})")
             return value
 
-        node = integer("node", required=kind != "partition") or 0
-        at = integer("at", required=True) or 0
+        node = integer("node") or 0
+        at = integer("at") or 0
         until = integer("until")
         if until is not None and until <= at:
             raise ConfigError(f"{where}: 'until' must be after 'at' (got at={at}, until={until})")
         nodes = data.get("nodes")
+        if nodes is None and "nodes" in kind.required:
+            raise ConfigError(f"{where}: a {name!r} action needs 'nodes' (a list of node ids)")
         if nodes is not None and (
             not isinstance(nodes, list)
             or not nodes
+            or len(nodes) > 100_000
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in nodes)
         ):
             raise ConfigError(
-                f"{where}: 'nodes' must be a non-empty list of node ids (got {nodes!r})"
+                f"{where}: 'nodes' must be a non-empty list of node ids (got {nodes!r:.60})"
             )
-        if kind == "partition" and nodes is None:
-            raise ConfigError(f"{where}: a 'partition' action needs 'nodes' (one side of the cut)")
         field = data.get("field")
         if field is not None and (isinstance(field, bool) or not isinstance(field, int | str)):
-            raise ConfigError(f"{where}: 'field' must be a field name or index (got {field!r})")
+            raise ConfigError(f"{where}: 'field' must be a field name or index (got {field!r:.60})")
         if isinstance(field, int) and field < 0:
             raise ConfigError(f"{where}: a field index must be >= 0 (got {field})")
         how = data.get("how")
-        if how is not None and how not in MUTATIONS:
-            raise ConfigError(f"{where}: 'how' must be one of {choices(MUTATIONS)} (got {how!r})")
-        extra = integer("extra", required=kind == "delay", low=1)
-        return cls(kind, node, at, until, integer("dst"), nodes, field, how, extra)
+        if how is not None and not isinstance(how, str):
+            raise ConfigError(
+                f"{where}: 'how' must be one of {choices(MUTATIONS)} (got {how!r:.60})"
+            )
+        extra = integer("extra", low=1)
+        args = kind.validate_args({k: data[k] for k in own if k in data}, where)
+        action = cls(
+            name,
+            node,
+            at,
+            until,
+            integer("dst"),
+            nodes,
+            field,
+            how,
+            extra,
+            tuple((k, v) for k, v in args.items() if v is not None),
+        )
+        kind.check(action, where)
+        return action
 
     # -- plain words ---------------------------------------------------------------------
 
     def describe(self) -> str:
-        to = "everyone" if self.dst is None else f"node {self.dst}"
-        field = (
-            "its value field"
-            if self.field is None
-            else f"field {self.field!r}"
-            if isinstance(self.field, str)
-            else f"scalar field #{self.field}"
-        )
-        members = list(self.nodes or ())
-        listed = ("node " if len(members) == 1 else "nodes ") + ", ".join(map(str, members))
-        if self.do == "crash":
-            end = " for good" if self.until is None else f", back in round {self.until}"
-            return f"node {self.node} crashes in round {self.at}{end}"
-        if self.do == "recover":
-            return f"node {self.node} recovers in round {self.at}"
-        if self.do == "drop":
-            return f"the network drops node {self.node}'s messages to {to} sent in round {self.at}"
-        if self.do == "delay":
-            return (
-                f"the network delays node {self.node}'s messages to {to} sent in round "
-                f"{self.at} by {self.extra} extra round(s)"
-            )
-        if self.do == "partition":
-            end = "the end" if self.until is None else f"round {self.until}"
-            verb = "is" if len(members) == 1 else "are"
-            return f"{listed} {verb} cut off from the rest from round {self.at} until {end}"
-        if self.do == "omit":
-            return f"corrupted node {self.node} withholds its messages to {to} in round {self.at}"
-        if self.do == "mutate":
-            how = {"flip": "flips", "inc": "increments", "dec": "decrements", None: "flips"}[
-                self.how
-            ]
-            return f"corrupted node {self.node} {how} {field} of its messages to {to} in round {self.at}"
-        if self.do == "equivocate":
-            return (
-                f"corrupted node {self.node} equivocates in round {self.at}: {listed} "
-                f"{'gets' if len(members) == 1 else 'get'} {field} flipped, the others "
-                "the true message"
-            )
-        return (
-            f"node {self.node} is twinned from round {self.at}: a second copy of its code, "
-            f"fed by {listed}, speaks to {'it' if len(members) == 1 else 'them'} in its place"
-        )
+        return self.kind.describe(self)
 
 
 @attrs.frozen
@@ -204,15 +246,64 @@ class FaultModel:
     rounds: int
     faults: int
     network: Network = Network()
-    kinds: tuple[str, ...] = GENERATED_KINDS
+    #: the action kinds to draw (None: every generated kind, plug-ins' included)
+    kinds: tuple[str, ...] | None = None
     max_actions: int = 6
     targets: tuple[int, ...] | None = None  # nodes that may be faulty (None: all)
+    #: nodes whose faults count against ``faults`` (None: all)
+    counted: frozenset[int] | None = None
+    #: nodes the scenario's own adversaries already made faulty (they use the budget;
+    #: further actions by them are free)
+    spent: tuple[int, ...] = ()
+    #: whether Byzantine kinds belong to the model (a crash-only protocol: no)
+    byzantine: bool = True
+    #: whether the protocol's messages are signed (signature-chain kinds need it)
+    signed: bool = False
+    #: adversary plug-ins written for this protocol (the ``adversary`` kind draws them)
+    adversaries: tuple[str, ...] = ()
+    #: the protocol's own claim, in words (None: it makes none)
+    declared: str | None = None
+    #: why this model lies outside the declared one (None: it does not)
+    outside: str | None = None
     #: the protocol and parameters the model was made for (lets a schedule run on its own)
     protocol: str | None = None
     params: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
     #: node -> rounds in which it sent messages in the fault-free run (optional); message
     #: actions try those rounds first, so small raw rounds hit real messages
     active: Mapping[int, tuple[int, ...]] = attrs.field(factory=dict, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.n < 1 or self.rounds < 1:
+            raise ConfigError(
+                f"fault model: n and rounds must be >= 1 (got n={self.n}, rounds={self.rounds})"
+            )
+        if self.faults < 0:
+            raise ConfigError(f"fault model: faults must be >= 0 (got {self.faults})")
+        table = actions.kinds()
+        for kind in self.kinds or ():
+            if kind not in table or not table[kind].generated:
+                valid = [k for k, v in table.items() if v.generated]
+                raise ConfigError(
+                    f"fault model: unknown action kind {kind!r}; available: {choices(valid)}"
+                )
+        if self.max_actions < 0:
+            raise ConfigError(f"fault model: max_actions must be >= 0 (got {self.max_actions})")
+
+    # -- nodes and rounds -----------------------------------------------------------------
+
+    @property
+    def target_nodes(self) -> tuple[int, ...]:
+        return tuple(range(self.n)) if self.targets is None else self.targets
+
+    def counts(self, node: int) -> bool:
+        return self.counted is None or node in self.counted
+
+    def has_free_targets(self) -> bool:
+        """Whether some node may be faulty without using the budget."""
+        return any(not self.counts(t) for t in self.target_nodes)
+
+    def byzantine_allowed(self) -> bool:
+        return self.byzantine
 
     def rounds_for(self, node: int) -> list[int]:
         """All rounds, the ones in which ``node`` is known to send first."""
@@ -236,25 +327,6 @@ class FaultModel:
         others = [r for r in range(self.rounds) if r not in active]
         return others[(raw - split) % len(others)]
 
-    def __attrs_post_init__(self) -> None:
-        if self.n < 1 or self.rounds < 1:
-            raise ConfigError(
-                f"fault model: n and rounds must be >= 1 (got n={self.n}, rounds={self.rounds})"
-            )
-        if self.faults < 0:
-            raise ConfigError(f"fault model: faults must be >= 0 (got {self.faults})")
-        for kind in self.kinds:
-            if kind not in GENERATED_KINDS:
-                raise ConfigError(
-                    f"fault model: unknown action kind {kind!r}; available: {choices(GENERATED_KINDS)}"
-                )
-        if self.max_actions < 0:
-            raise ConfigError(f"fault model: max_actions must be >= 0 (got {self.max_actions})")
-
-    @property
-    def target_nodes(self) -> tuple[int, ...]:
-        return tuple(range(self.n)) if self.targets is None else self.targets
-
     def drop_rounds(self) -> list[int]:
         """Rounds in which an honest node's message may be dropped."""
         net = self.network
@@ -276,39 +348,41 @@ class FaultModel:
     def delay_rounds(self) -> list[int]:
         return [r for r in range(self.rounds) if self.max_delay(r) >= 1]
 
+    # -- kinds ------------------------------------------------------------------------------
+
     def usable_kinds(self) -> tuple[str, ...]:
-        """The kinds this model can actually generate (budget and network allowing)."""
-        out = []
-        for kind in self.kinds:
-            if kind in PROCESS_KINDS and (self.faults == 0 or not self.target_nodes):
-                continue
-            if kind in ("drop", "partition") and (
-                not self.drop_rounds() or (kind == "partition" and self.n < 2)
-            ):
-                continue
-            if kind == "delay" and not self.delay_rounds():
-                continue
-            if kind in ("equivocate", "twin") and self.n < 2:
-                continue
-            out.append(kind)
-        return tuple(out)
+        """The kinds this model can actually generate (budget, network and size allowing)."""
+        table = actions.kinds()
+        names = (
+            self.kinds if self.kinds is not None else [k for k, v in table.items() if v.generated]
+        )
+        return tuple(k for k in names if table[k].usable(self))
 
     def describe(self) -> str:
         who = "" if self.targets is None else f" among nodes {list(self.targets)}"
-        return (
-            f"up to {self.faults} faulty node(s){who}, network {self.network.describe()}, "
+        what = "" if self.byzantine else " (crash faults only)"
+        if self.spent:
+            what += f", nodes {list(self.spent)} already faulty in the scenario"
+        text = (
+            f"up to {self.faults} faulty node(s){who}{what}, network {self.network.describe()}, "
             f"{self.rounds} rounds, at most {self.max_actions} actions of kinds "
             f"{', '.join(self.usable_kinds()) or '(none)'}"
         )
+        if self.outside:
+            text += f"; OUTSIDE the protocol's declared model: {self.outside}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "rounds": self.rounds,
             "faults": self.faults,
+            "byzantine": self.byzantine,
             "network": self.network.describe(),
             "kinds": list(self.usable_kinds()),
             "max_actions": self.max_actions,
+            "declared": self.declared,
+            "outside": self.outside,
         }
 
 
@@ -322,19 +396,27 @@ class Schedule:
     def __len__(self) -> int:
         return len(self.actions)
 
+    def _nodes_of(self, faults: Iterable[str]) -> frozenset[int]:
+        wanted = set(faults)
+        return frozenset(a.node for a in self.actions if a.kind.fault in wanted)
+
     @property
     def corrupted(self) -> frozenset[int]:
-        return frozenset(a.node for a in self.actions if a.do in BYZANTINE_KINDS)
+        return self._nodes_of(("byzantine",))
 
     @property
     def faulty(self) -> frozenset[int]:
-        return frozenset(a.node for a in self.actions if a.do in PROCESS_KINDS)
+        return self._nodes_of(("crash", "byzantine"))
 
     def kinds(self) -> frozenset[str]:
         return frozenset(a.do for a in self.actions)
 
     def without(self, index: int) -> Schedule:
         return attrs.evolve(self, actions=self.actions[:index] + self.actions[index + 1 :])
+
+    def keeping(self, indexes: Iterable[int]) -> Schedule:
+        keep = sorted(set(indexes))
+        return attrs.evolve(self, actions=tuple(self.actions[i] for i in keep))
 
     def adversary_params(self) -> dict[str, Any]:
         return {"actions": [a.to_dict() for a in self.actions], "faults": self.model.faults}
@@ -350,23 +432,19 @@ class Schedule:
 
 
 def raw_bounds(model: FaultModel) -> tuple[int, int, int, int, int]:
-    """Inclusive upper bounds of the raw components (node, round, x, y, z)."""
+    """Inclusive upper bounds of the raw components (node, round, x, y, z). A raw round
+    below ``rounds`` prefers rounds in which the node sends in the fault-free run; one
+    from ``rounds`` up names a round directly (the guided search aims there at rounds
+    that only happen under faults, such as a view change)."""
     span = max(model.n - 1, model.rounds)
     mask = (1 << min(model.n, MAX_MASK_BITS)) - 1
     return (
         model.n - 1,
-        model.rounds - 1,
+        2 * model.rounds - 1,
         span,
         max(model.rounds, FIELD_SLOTS, len(MUTATIONS)),
         max(mask, 1),
     )
-
-
-def _mask_to_nodes(z: int, pool: Sequence[int]) -> tuple[int, ...]:
-    """A non-empty subset of ``pool`` from an integer; 0 gives the first node only."""
-    bits = min(len(pool), MAX_MASK_BITS)
-    mask = 1 + z % ((1 << bits) - 1) if bits > 1 else 1
-    return tuple(p for i, p in enumerate(pool[:bits]) if mask >> i & 1)
 
 
 def decode(raw: Sequence[RawAction], model: FaultModel, disabled: int = 0) -> Schedule:
@@ -379,94 +457,39 @@ def decode(raw: Sequence[RawAction], model: FaultModel, disabled: int = 0) -> Sc
     kinds = model.usable_kinds()
     if not kinds:
         return Schedule((), model)
-    swarm = tuple(k for i, k in enumerate(kinds) if not disabled >> i & 1)
-    kinds = swarm or kinds
-    n, rounds = model.n, model.rounds
-    targets = model.target_nodes
-    faulty: list[int] = []
-    drop_rounds = model.drop_rounds()
-    delay_rounds = model.delay_rounds()
-    actions: list[Action] = []
+    swarm = tuple(k for i, k in enumerate(kinds) if not disabled >> i & 1) or kinds
+    table = actions.kinds()
+    budget: list[int] = [n for n in model.spent if model.counts(n)]
+    out: list[Action] = []
+    for item in raw[: model.max_actions]:
+        kind = table[swarm[item[0] % len(swarm)]]
+        action = kind.draw(Draw(model, item, budget, kind))
+        if action is not None:
+            out.append(action)
+    return Schedule(tuple(out), model)
 
-    def faulty_node(raw_node: int) -> int:
-        node = targets[raw_node % len(targets)]
-        if node in faulty:
-            return node
-        if len(faulty) < model.faults:
-            faulty.append(node)
-            return node
-        return sorted(faulty)[raw_node % len(faulty)]
 
-    def dst_of(x: int, node: int) -> int | None:
-        # the other nodes in id order, then "everyone": never the sender itself
-        code = x % n
-        if code == n - 1:
-            return None
-        return code if code < node else code + 1
-
-    def message_round(node: int, raw_at: int) -> int:
-        return model.message_round(node, raw_at % rounds)
-
-    for kind_index, raw_node, raw_at, x, y, z in raw[: model.max_actions]:
-        kind = kinds[kind_index % len(kinds)]
-        at = raw_at % rounds
-        if kind == "crash":
-            node = faulty_node(raw_node)
-            at = message_round(node, raw_at)  # a crash matters where the node acts
-            until = at + 1 + x
-            actions.append(Action("crash", node, at, until if until < rounds else None))
-        elif kind == "omit":
-            node = faulty_node(raw_node)
-            actions.append(Action("omit", node, message_round(node, raw_at), dst=dst_of(x, node)))
-        elif kind in ("drop", "delay"):
-            node = raw_node % n
-            allowed = drop_rounds if kind == "drop" else delay_rounds
-            order = [r for r in model.rounds_for(node) if r in allowed]
-            at = order[raw_at % len(order)]
-            if kind == "drop":
-                actions.append(Action("drop", node, at, dst=dst_of(x, node)))
-            else:
-                extra = 1 + y % model.max_delay(at)
-                actions.append(Action("delay", node, at, dst=dst_of(x, node), extra=extra))
-        elif kind == "partition":
-            at = drop_rounds[raw_at % len(drop_rounds)]
-            limit = drop_rounds[-1] + 1
-            until = at + 1 + y
-            side = _mask_to_nodes(z, list(range(n)))
-            if len(side) == n:
-                side = side[:-1]
-            actions.append(
-                Action(
-                    "partition",
-                    0,
-                    at,
-                    None if until >= rounds and limit >= rounds else min(until, limit),
-                    nodes=side,
-                )
-            )
-        elif kind == "mutate":
-            node = faulty_node(raw_node)
-            at = message_round(node, raw_at)
-            actions.append(
-                Action(
-                    "mutate",
-                    node,
-                    at,
-                    dst=dst_of(x, node),
-                    field=y % FIELD_SLOTS,
-                    how=MUTATIONS[z % len(MUTATIONS)],
-                )
-            )
-        else:  # equivocate, twin
-            node = faulty_node(raw_node)
-            at = message_round(node, raw_at)
-            others = [i for i in range(n) if i != node]
-            side = _mask_to_nodes(z, others)
-            if kind == "equivocate":
-                actions.append(Action("equivocate", node, at, nodes=side, field=y % FIELD_SLOTS))
-            else:
-                actions.append(Action("twin", node, at, nodes=side))
-    return Schedule(tuple(actions), model)
+def random_raw(model: FaultModel, rng: random.Random, count: int | None = None) -> list[RawAction]:
+    """Uniformly random raw tuples: ``count`` of them (default 1..max_actions)."""
+    kinds = model.usable_kinds()
+    if not kinds or model.max_actions == 0:
+        return []
+    node, _, x, y, z = raw_bounds(model)
+    if count is None:
+        count = rng.randint(1, model.max_actions)
+    rounds = model.rounds
+    return [
+        (
+            rng.randrange(len(kinds)),
+            rng.randint(0, node),
+            # three in four aim where the node sends in the fault-free run, one anywhere
+            rng.randrange(rounds) + (rounds if rng.random() < 0.25 else 0),
+            rng.randint(0, x),
+            rng.randint(0, y),
+            rng.randint(0, z),
+        )
+        for _ in range(count)
+    ]
 
 
 def random_schedule(model: FaultModel, rng: random.Random) -> Schedule:
@@ -475,23 +498,98 @@ def random_schedule(model: FaultModel, rng: random.Random) -> Schedule:
     The baseline for the benchmark (random faults in the same space, no swarm mask,
     no shrinking).
     """
-    kinds = model.usable_kinds()
-    if not kinds or model.max_actions == 0:
-        return Schedule((), model)
-    node, rnd, x, y, z = raw_bounds(model)
-    count = rng.randint(1, model.max_actions)
-    raw = [
-        (
-            rng.randrange(len(kinds)),
-            rng.randint(0, node),
-            rng.randint(0, rnd),
-            rng.randint(0, x),
-            rng.randint(0, y),
-            rng.randint(0, z),
-        )
-        for _ in range(count)
-    ]
-    return decode(raw, model)
+    return decode(random_raw(model, rng), model)
+
+
+# -- the declared model ---------------------------------------------------------------------
+
+
+def declared_model(
+    spec: Any,
+    params: Mapping[str, Any],
+    *,
+    rounds: int,
+    network: Network,
+    faults: int | None = None,
+    kinds: Sequence[str] | None = None,
+    max_actions: int = 6,
+    targets: Sequence[int] | None = None,
+    active: Mapping[int, tuple[int, ...]] | None = None,
+    signed: bool = False,
+    spent: Iterable[int] = (),
+) -> FaultModel:
+    """The fault model a search uses for ``spec``: the protocol's declared tolerance,
+    narrowed or widened by the caller's ``faults``, ``kinds`` and ``targets`` (a widening
+    beyond the declaration is recorded in ``outside``). The faulty nodes ``spent`` by the
+    scenario's own adversaries use the budget first; further actions by them are free."""
+    from bft.core import registry
+
+    n = spec.node_count(params)
+    roles = spec.roles(params)
+    tolerance = spec.tolerance(params)
+    outside: list[str] = []
+    if tolerance is None:
+        counted = None
+        allowed = list(range(n))
+        byzantine = True
+        budget = 1
+        declared = None
+    else:
+        counted = frozenset(i for i in range(n) if tolerance.counts(roles[i]))
+        allowed = [i for i in range(n) if tolerance.allows_role(roles[i])]
+        byzantine = tolerance.kind == "byzantine"
+        budget = tolerance.faults
+        declared = tolerance.describe()
+        if network.model not in tolerance.networks:
+            outside.append(f"the {network.model} network model is not in the claim")
+    if faults is not None:
+        if faults < 0:
+            raise ConfigError(f"--faults must be >= 0 (got {faults})")
+        if faults > n:
+            raise ConfigError(f"--faults {faults} exceeds the number of nodes ({n})")
+        if tolerance is not None and faults > budget:
+            outside.append(f"{faults} faulty nodes where the protocol tolerates {budget}")
+        budget = faults
+    table = actions.kinds()
+    if kinds is not None:
+        for name in kinds:
+            if name not in table or not table[name].generated:
+                valid = [k for k, v in table.items() if v.generated]
+                raise ConfigError(
+                    f"--kinds: unknown action kind {name!r}; available: {', '.join(valid)}"
+                )
+        if not byzantine and any(table[k].fault == "byzantine" for k in kinds):
+            outside.append("Byzantine action kinds where the protocol claims crash faults only")
+            byzantine = True
+    if targets is not None:
+        chosen = tuple(t for t in targets)
+        if tolerance is not None and any(t not in allowed for t in chosen):
+            outside.append("faults on nodes whose role the protocol does not let be faulty")
+        allowed = list(chosen)
+    adversaries = tuple(
+        name
+        for name in registry.names("adversary")
+        if spec.name in (getattr(registry.adversary(name), "protocols", None) or ())
+    )
+    return FaultModel(
+        n=n,
+        rounds=rounds,
+        faults=budget,
+        network=network,
+        kinds=tuple(kinds) if kinds is not None else None,
+        max_actions=max_actions,
+        targets=None if allowed == list(range(n)) else tuple(allowed),
+        counted=None if counted is None or len(counted) == n else counted,
+        spent=tuple(sorted(set(spent))),
+        byzantine=byzantine,
+        signed=signed,
+        adversaries=adversaries,
+        declared=declared,
+        outside="; ".join(outside) or None,
+        protocol=spec.name,
+        params=dict(params),
+        active=dict(active or {}),
+    )
 
 
 def fault_model(
@@ -523,7 +621,6 @@ def fault_model(
         given["n"] = n
     resolved = resolve(f"protocol {protocol!r}", spec.params, given)
     spec.check(resolved)
-    count = spec.node_count(resolved)
     length = rounds if rounds is not None else spec.default_rounds(resolved)
     if isinstance(network, Network):
         net = network
@@ -538,17 +635,13 @@ def fault_model(
         elif model_name == "lossy":
             table.setdefault("delta", delta if delta is not None else 1)
         net = Network.from_mapping(table)
-    if faults is None:
-        tolerance = spec.tolerance(resolved)
-        faults = 1 if tolerance is None else tolerance.faults
-    return FaultModel(
-        n=count,
+    return declared_model(
+        spec,
+        resolved,
         rounds=length,
-        faults=faults,
         network=net,
-        kinds=tuple(kinds) if kinds is not None else GENERATED_KINDS,
+        faults=faults,
+        kinds=kinds,
         max_actions=max_actions,
-        targets=None if targets is None else tuple(targets),
-        protocol=protocol,
-        params=resolved,
+        targets=targets,
     )

@@ -13,6 +13,11 @@ decides how long it waits first. It is called as
 
 and returns a whole number of rounds >= 0 (0: reconnect at once).
 
+Every client is a machine of its own: the grader calls your function from
+processes that share nothing, so a global variable is not shared between
+clients (and the grader checks that your function gives the same run
+whichever clients share a process).
+
 Run ``bft lab grade 1`` to grade this file.
 """
 

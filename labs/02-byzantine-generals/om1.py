@@ -1,12 +1,15 @@
 """Lab 2: the Byzantine generals with oral messages, OM(1). Write your code here.
 
 You implement one general. The grader builds one ``General`` per node with
-``General(node_id, params)``, where ``params`` holds:
+``General(node_id, params)``, each in a process of its own, where ``params``
+holds what that general knows when it starts:
 
     n          the number of generals, the commander included
     m          always 1 in this lab
-    commander  which general commands (0 unless a check says otherwise)
-    value      the commander's order: 1 (attack) or 0 (retreat)
+    commander  which general commands (any general: the grader varies it)
+    value      the commander's order, 1 (attack) or 0 (retreat), for the
+               commander only; a lieutenant gets None and learns the order
+               from the messages it receives
 
 Each lockstep round the engine calls ``on_round(ctx, inbox)``. ``inbox`` is a
 list of ``(sender, message)`` pairs: the messages sent to this general in the
@@ -19,8 +22,12 @@ previous round. Act only through ``ctx``:
     ctx.output("decide", value=v)  announce your decision (exactly once!)
     ctx.reject(src, msg, reason)   record a message you refuse as malformed
 
-A traitor may send you anything: a wrong value, a message claiming to come
-from someone else, garbage. Never let such a message crash your code; reject it.
+A traitor may send you anything: a wrong value, a different value to each
+general, an order claiming to come from someone else (a path that does not end
+with its sender), an order in the wrong round, the same path twice, old
+messages again, garbage. Never let such a message crash your code; reject it.
+The grader's traitors forge ``Order`` messages of your own class: keep its
+name and its two fields.
 
 Run ``bft lab grade 2`` to grade this file.
 """
@@ -56,7 +63,7 @@ class General(Node):
         self.me = node_id
         self.n = int(params["n"])
         self.commander = int(params["commander"])
-        self.order = int(params["value"])
+        self.order = params["value"]  # the commander's order; None for a lieutenant
         # TODO: what does a lieutenant need to remember between rounds?
 
     def on_round(self, ctx: Context, inbox: Inbox) -> None:

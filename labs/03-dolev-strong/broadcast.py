@@ -1,14 +1,16 @@
 """Lab 3: authenticated broadcast, Dolev-Strong. Write your code here.
 
 The grader builds one ``Broadcaster`` per node with ``Broadcaster(node_id,
-params)``; ``params`` holds:
+params)``, each in a process of its own; ``params`` holds what that node knows
+when it starts:
 
     n       the number of nodes, the sender included
     t       how many of them may be corrupted (any t < n)
-    sender  which node broadcasts (0 unless a check says otherwise)
-    value   the sender's value (1 unless a check says otherwise)
+    sender  which node broadcasts (any node: the grader varies it)
+    value   the sender's value, 0 or 1, for the sender only; every other node
+            gets None and learns values from the chains it receives
 
-What you may use from ``ctx`` (see ``bft/node.py``):
+What you may use from ``ctx`` (see ``bft/core/node.py``):
 
     ctx.round                   the current round
     ctx.sign(payload)           a ``Signed`` value: payload signed with YOUR key
@@ -21,8 +23,9 @@ A signature chain is nested ``Signed`` values: the sender signs
 on. ``chain_signers(msg)`` lists a chain's claimed signers, innermost first,
 and its innermost payload, WITHOUT checking any signature: checking is your
 job (``ctx.verify`` on every layer). Corrupted nodes cannot forge an honest
-signature, but they can sign anything themselves, sign two values, withhold
-chains and show them to only some nodes, as late as they like.
+signature, but they can sign anything themselves, sign two values, sign one
+chain several times, withhold chains and show them to only some nodes, as late
+as they like, replay old chains and send garbage.
 
 Run ``bft lab grade 3`` to grade this file.
 """
@@ -45,7 +48,7 @@ class Broadcaster(Node):
         self.n = int(params["n"])
         self.t = int(params["t"])
         self.sender = int(params["sender"])
-        self.value = int(params["value"])
+        self.value = params["value"]  # the sender's value; None for every other node
         # TODO: the set of values this node has accepted ("extracted") so far
 
     def on_round(self, ctx: Context, inbox: Inbox) -> None:

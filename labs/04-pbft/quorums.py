@@ -9,6 +9,10 @@ replica holds about one sequence number in one view:
                               (then it multicasts a COMMIT)
     committed_local(slot, f)  may it execute the request?
 
+They are the replica's only quorum rules: it asks ``prepared`` after every
+change to a slot whose pre-prepare it accepted, and ``committed_local`` after
+every change to a slot it has prepared, exactly as it asks its own.
+
 ``slot`` is a ``SlotView`` (see ``labs/04-pbft/harness.py``):
 
     slot.primary   the primary of the slot's view (it sends the pre-prepare,

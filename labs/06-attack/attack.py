@@ -1,14 +1,16 @@
 """Lab 6: break "fast Dolev-Strong" (target.py) within its claimed bound. Write your adversary here.
 
-The grader runs the target with n nodes, at most t of them corrupted (t < n,
-as the protocol claims to tolerate), the sender is node 0 with value 1, and
-your ``Attack`` as the only adversary. You win a case when agreement or
-validity is violated while you corrupted at most t nodes.
+The grader runs the target with n nodes, at most t of them faulty (t < n, as
+the protocol claims to tolerate), a sender and a value it varies (read them
+from ``ctl.params``), and your ``Attack`` as the only adversary, in a process
+of its own. You win a case when agreement or validity is violated while at
+most t nodes are faulty (corrupted or crashed).
 
-An adversary acts through control objects (see ``bft/adversary.py``):
+An adversary acts through control objects (see ``bft/core/adversary.py``):
 
     setup(ctl):       ctl.corrupt([nodes]) takes those nodes over; ctl.params
-                      holds the protocol's parameters (n, t, sender, value)
+                      holds a copy of the protocol's parameters (n, t,
+                      sender, value)
     on_traffic(ctl):  called after every round with ctl.envelopes, every
                       message in flight (src, dst, payload). For corrupted
                       senders you may ctl.drop(env), ctl.replace(env, payload)

@@ -1,6 +1,6 @@
 """Protocol specs for ``naive-reconnect`` and ``backoff-reconnect``.
 
-Defaults reproduce the Skype 2007 model of FACTS.md (model): S = 20 servers,
+Defaults reproduce the Skype 2007 model of docs/facts.md: S = 20 servers,
 C = 2000 clients (100 per server), capacity k = 30 work units per round,
 theta = 1, an overloaded server down for D = 20 rounds, a login costing 2
 units and a request 1. Steady demand is about 100 * 0.1 / 1.2 ~ 8 units per
@@ -17,10 +17,17 @@ from __future__ import annotations
 from bft.core.errors import ConfigError
 from bft.core.node import Node
 from bft.core.params import Param
+from bft.core.properties import Property
 from bft.core.protocol import Params
 from bft.protocols.failover.client import FailoverClient
 from bft.protocols.failover.server import FailoverServer
 from bft.protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission
+from bft.protocols.service_promises import (
+    BLAST_RADIUS,
+    admission_property,
+    backoff_properties,
+    blast_radius_property,
+)
 
 CACHE = Param(
     "cache", int, default=0, doc="server addresses a client caches (0: all servers)", min=0
@@ -33,7 +40,7 @@ class NaiveReconnect(ServiceSpec):
         "failover: on a timeout, reconnect at once to the next cached server and resend "
         "(Skype 2007 style)"
     )
-    params = (*SERVICE_PARAMS, CACHE)
+    params = (*SERVICE_PARAMS, CACHE, BLAST_RADIUS)
 
     def check(self, p: Params) -> None:
         super().check(p)
@@ -45,6 +52,20 @@ class NaiveReconnect(ServiceSpec):
 
     def make_server(self, node_id: int, p: Params) -> Node:
         return FailoverServer(node_id, p["n"], p["clients"], p["login_cost"])
+
+    def properties(self, p: Params) -> list[Property]:
+        """The service's properties and ``blast-radius``, which failover does not guarantee:
+        nothing but implementation diversity stops a poisoned client's walk."""
+        return [
+            *super().properties(p),
+            blast_radius_property(
+                p,
+                guaranteed=False,
+                defence="failover has no quarantine: after each freeze the poisoned client "
+                "moves on to the next server, and only a server of a variant the poison does "
+                "not freeze stops it",
+            ),
+        ]
 
     def make_client(self, node_id: int, p: Params) -> Node:
         return FailoverClient(node_id, p["n"], p["rate"], p["timeout"], p["cache"])
@@ -80,6 +101,10 @@ class BackoffReconnect(NaiveReconnect):
     def check(self, p: Params) -> None:
         super().check(p)
         check_backoff_admission(self.name, p)
+
+    def properties(self, p: Params) -> list[Property]:
+        """Failover's, plus the promises of admission control and of the backoff."""
+        return [*super().properties(p), admission_property(p), *backoff_properties(p)]
 
     def make_server(self, node_id: int, p: Params) -> Node:
         return FailoverServer(

@@ -17,10 +17,14 @@ counts failures since the last answer) and then logs in carrying the pending
 request. ``Busy`` (admission control) means the server is alive but full: the
 client backs off the same way and retries the same server. ``Quarantined``
 means its request was correlated with server deaths: the client drops it (the
-wait goes on, unserved, until a later request is answered).
+wait goes on, unserved, until a later request is answered) and emits
+``refused``. Each backoff is reported (``backoff``, by the shared client) with
+the client's view, which ``failover-guided`` checks the choice against.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from bft.core.node import Context, Inbox
 from bft.protocols.gossip_health.messages import HealthReply, HealthWelcome, Quarantined
@@ -71,6 +75,9 @@ class HealthClient(ServiceClient):
         self.server = self._choose(ctx)
         self._back_off(ctx)
 
+    def _retry_detail(self) -> dict[str, Any]:
+        return {"view": self.view}
+
     def _answered_with(self, view: int) -> None:
         """Answered, and the answer carried the server's live view (adopted if well-formed)."""
         self._answered()
@@ -105,7 +112,10 @@ class HealthClient(ServiceClient):
                 if pending is not None and msg.seq == pending.seq:
                     self.pending = None
                     self._answered_with(msg.view)
+                    self.meter.refused()
                     ctx.tally("refused")
+                    fp = msg.fingerprint if type(msg.fingerprint) is int else None
+                    ctx.output("refused", server=src, seq=pending.seq, fingerprint=fp)
             elif kind is Busy:
                 if self.sent_at is not None and self.wake is None:
                     busy = True

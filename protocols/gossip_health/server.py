@@ -28,6 +28,11 @@ would otherwise start a new walk with every fresh request). A poison walking
 from server to server with its client is thus stopped after about k servers
 (plus the one it reached before any session change, which no intent covered).
 
+Outputs, for ``quarantine-justified`` (``bft.protocols.gossip_health.properties``):
+``announce`` (client, fingerprint) for each request announced to watchers,
+``attribute`` (server, client, fingerprint) when a watcher correlates a death,
+``quarantine`` (client or fingerprint, and the servers it rests on).
+
 The fingerprint is a hash of the whole request as received (the server does
 not interpret it). Simplifications, named: requests within an established
 session run at once (only a session's first request is announced), so a
@@ -187,6 +192,9 @@ class HealthServer(ServiceServer):
             self._run(ctx, client, op, new, announced=True)
         for src, msg in work:
             self._client_message(ctx, sessions, src, msg)
+        for client, op, _ in self.held:
+            # what the watchers were told: 'quarantine-justified' checks attributions against it
+            ctx.output("announce", client=client, fingerprint=fingerprint(op))
 
     def _server_message(self, ctx: Context, src: int, msg: Any) -> None:
         kind = type(msg)
@@ -216,7 +224,9 @@ class HealthServer(ServiceServer):
             note = Correlation(intent.fingerprint, intent.client, server)
             if not self._valid_correlation(note):
                 continue
-            ctx.output("attribute", server=server, client=intent.client)
+            ctx.output(
+                "attribute", server=server, client=intent.client, fingerprint=intent.fingerprint
+            )
             if self._correlate(ctx, note):
                 ctx.multicast(
                     (s for s in range(self.servers) if s != server and s != self.me), note

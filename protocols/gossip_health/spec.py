@@ -2,9 +2,20 @@
 
 ``n`` counts servers (ids 0..n-1), ``clients`` the clients (ids n..n+C-1), as
 for the whole failover family; metrics and properties are the family's
-(``bft.protocols.service``) plus the detector's among the servers
-(``completeness``, and ``servers_declared_dead``...). Defaults: the detector
-runs with period 6 and the memberlist-style defaults of ``bft.protocols.swim``.
+(``bft.protocols.service`` and ``bft.protocols.service_promises``: admission,
+backoff, blast radius), the detector's among the servers (``completeness``,
+``membership-justified``), and gossip-health's own
+(``bft.protocols.gossip_health.properties``: ``quarantine-justified``,
+``failover-guided``). Defaults: the detector runs with period 6 and the
+memberlist-style defaults of ``bft.protocols.swim``.
+
+``blast-radius`` is guaranteed when quarantine can keep it: ``quarantine_k + 1
+<= blast_radius`` (the home server, then k announced deaths); more watchers
+than ``quarantine_k`` (the j-th announced death comes after j freezes, and a
+frozen server SWIM has not yet suspected may be picked to watch: one watcher
+must be alive); and a client ``timeout`` longer than ``watch_timeout`` (a
+client that gave up on a frozen server reaches the next one, which holds the
+request one round before running it, no sooner than the correlation does).
 """
 
 from __future__ import annotations
@@ -17,9 +28,20 @@ from bft.core.properties import Property
 from bft.core.protocol import Params
 from bft.core.record import RunRecord
 from bft.protocols.gossip_health.client import HealthClient
+from bft.protocols.gossip_health.properties import health_properties
 from bft.protocols.gossip_health.server import HealthServer
 from bft.protocols.service import SERVICE_PARAMS, ServiceSpec, check_backoff_admission, server_ids
-from bft.protocols.swim.analysis import completeness, detector_metrics
+from bft.protocols.service_promises import (
+    BLAST_RADIUS,
+    admission_property,
+    backoff_properties,
+    blast_radius_property,
+)
+from bft.protocols.swim.analysis import (
+    completeness,
+    detector_metrics,
+    membership_justified_property,
+)
 from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
 from bft.protocols.swim.member import SwimMember
 
@@ -57,13 +79,23 @@ HEALTH_PARAMS = (
 )
 
 
+def _without_loss(record: RunRecord) -> str | None:
+    """Quarantine bounds the walk only if every correlation arrives in time."""
+    if record.dropped or record.delayed:
+        return (
+            f"messages were dropped ({record.dropped}) or delayed ({record.delayed}): the "
+            "quarantine's bound assumes every correlation arrives in time"
+        )
+    return None
+
+
 class GossipHealth(ServiceSpec):
     name = "gossip-health"
     summary = (
         "failover with SWIM health checks among servers, live-server views for clients, "
         "backoff, and quarantine of requests correlated with server deaths"
     )
-    params = (*SERVICE_PARAMS, *HEALTH_PARAMS, *DETECTOR_PARAMS)
+    params = (*SERVICE_PARAMS, *HEALTH_PARAMS, BLAST_RADIUS, *DETECTOR_PARAMS)
 
     def __init__(self) -> None:
         self._cfg: dict[tuple[Any, ...], SwimConfig] = {}
@@ -109,6 +141,13 @@ class GossipHealth(ServiceSpec):
     def properties(self, p: Params) -> list[Property]:
         servers = server_ids(p)
         cfg = self.config(p)
+        rule = detector_config(p, int(p["n"]), self.name)  # the rule, not self.config
+        quarantine_bound = p["quarantine_k"] + 1
+        guaranteed = (
+            quarantine_bound <= p["blast_radius"]
+            and p["watchers"] > p["quarantine_k"]
+            and p["timeout"] > p["watch_timeout"]
+        )
         return [
             *super().properties(p),
             Property(
@@ -118,6 +157,18 @@ class GossipHealth(ServiceSpec):
                 "within the detector's bound",
                 lambda record: completeness(record, servers, cfg),
             ),
+            membership_justified_property(servers, rule),
+            admission_property(p),
+            *backoff_properties(p),
+            blast_radius_property(
+                p,
+                guaranteed=guaranteed,
+                defence=f"quarantine after quarantine_k={p['quarantine_k']} correlated deaths "
+                f"stops a walk after {quarantine_bound} servers: its home server, then "
+                f"{p['quarantine_k']} announced deaths",
+                judged=_without_loss,
+            ),
+            *health_properties(p),
         ]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:

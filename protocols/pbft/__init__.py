@@ -1,10 +1,15 @@
 """PBFT (Castro and Liskov, OSDI 1999): Byzantine-fault-tolerant state machine replication.
 
-Modules: ``messages`` (the message values), ``certificates`` (checking
-certificates, the new-view rule), ``replica`` (normal case, execution,
-checkpoints), ``viewchange`` (timers, VIEW-CHANGE, NEW-VIEW), ``client``,
-``properties`` (agreement, validity, liveness-after-gst, throughput-floor,
-metrics) and ``spec`` (the plug-in).
+Modules, in the paper's order: ``messages`` (the message values),
+``certificates`` (validating messages and certificates, the new-view rule),
+``client``, ``requests`` (requests a replica waits for, the primary's
+numbering), ``log`` (slots, their phases and the two predicates ``prepared``
+and ``committed_local``), ``replica`` (the state machine: normal case and
+what the parts below do to each other), ``execution`` (in-order execution
+and the service state), ``checkpoints`` (stable checkpoints, state
+transfer), ``viewchange`` (timers, VIEW-CHANGE, NEW-VIEW), ``status``
+(retransmission), ``properties`` (agreement, validity, liveness-after-gst,
+throughput-floor, metrics) and ``spec`` (the plug-in).
 """
 
 from bft.protocols.pbft.spec import PBFT

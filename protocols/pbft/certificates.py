@@ -35,6 +35,7 @@ import attrs
 
 from bft.core.crypto import Signed
 from bft.core.environment import Operation
+from bft.core.memo import by_identity
 from bft.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
@@ -157,15 +158,23 @@ def checkpoint_problem(signed: Signed, cfg: Config) -> str | None:
     if cp.replica != signed.signer or not 0 <= cp.replica < cfg.n:
         return f"checkpoint for replica {cp.replica!r} signed by {signed.signer!r}"
     table = cp.table
-    if type(table) is not tuple or len(table) > cfg.total:
+    if type(table) is not tuple or len(table) > cfg.total or not _well_formed_table(table):
         return "malformed checkpoint table"
-    for row in table:
-        if type(row) is not tuple or len(row) != 3:
-            return "malformed checkpoint table"
-        client, ts, result = row
-        if type(client) is not int or type(ts) is not int or type(result) is not int:
-            return "malformed checkpoint table"
     return None
+
+
+@by_identity()
+def _well_formed_table(table: tuple[Any, ...]) -> bool:
+    """Every row is a (client, ts, result) triple of ints. Remembered by the identity of
+    the table: the n-1 replicas that receive one checkpoint share its table."""
+    return all(
+        type(row) is tuple
+        and len(row) == 3
+        and type(row[0]) is int
+        and type(row[1]) is int
+        and type(row[2]) is int
+        for row in table
+    )
 
 
 def prepared_cert_problem(

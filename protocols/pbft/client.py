@@ -9,8 +9,9 @@ f+1 replicas sent matching replies (at least one is correct, so the result is
 the agreed one). Replies are not signed: they travel on the authenticated
 point-to-point channel (the engine tells the receiver who sent a message, as
 the paper's MACs do), and the client checks that a reply comes from the
-replica it names. Nobody needs to forward a reply, so nothing is lost. If no result is accepted within ``timeout`` rounds
-it multicasts the request to every replica, and again every ``timeout`` rounds.
+replica it names. Nobody needs to forward a reply, so nothing is lost. If no
+result is accepted within ``timeout`` rounds it multicasts the request to
+every replica, and again every ``timeout`` rounds.
 
 An idle client issues its next request with probability ``rate`` per round
 (1: at once, a closed loop), until it has issued ``requests`` (0: no limit).
@@ -32,7 +33,8 @@ class Client(Node):
         self,
         node_id: int,
         n: int,
-        f: int,
+        *,
+        quorum: int,
         timeout: int,
         rate: float,
         requests: int,
@@ -40,7 +42,7 @@ class Client(Node):
     ) -> None:
         self.me = node_id
         self.n = n
-        self.f = f
+        self.quorum = quorum  # matching replies needed: f+1 (the spec's reply_quorum)
         self.replicas = list(range(n))
         self.timeout = timeout
         self.rate = rate
@@ -98,9 +100,9 @@ class Client(Node):
             return
         voters.add(reply.replica)
         self.views[reply.replica] = reply.view
-        if len(voters) >= self.f + 1:
+        if len(voters) >= self.quorum:
             op = current.payload.op
-            self.view = max(self.view, sorted(self.views[r] for r in voters)[-self.f - 1])
+            self.view = max(self.view, sorted(self.views[r] for r in voters)[-self.quorum])
             self.current = None
             self.meter.answered(ctx, op, reply.result, reply.replica)
             ctx.output(

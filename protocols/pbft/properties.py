@@ -6,10 +6,14 @@ they issue a request and ``accept`` (req, result) when f+1 matching replies
 arrive. ``req`` labels are ``client:ts:arg`` (``!`` marks a poison), ``null``
 for the null request.
 
-* ``agreement`` (safety): correct replicas' committed logs are prefixes of one
+* ``agreement`` (safety): correct replicas' executed logs are prefixes of one
   another: no two replicas that were never corrupted commit different requests
-  at one sequence number. The witness names the sequence number, the replicas
-  and what each committed.
+  at one sequence number, and each one's log has no gap: it executes 1, 2, 3,
+  ... in order, continuing after the number of any state it installed by state
+  transfer (``state-transfer`` output), and from 1 again after a restart (a
+  fresh replica). The witness names the sequence number, the replicas and what
+  each committed, or the replica, the number it executed and the one it
+  skipped.
 * ``validity`` (safety): every request committed in an honest client's name is
   one that client submitted.
 * ``liveness-after-gst`` (liveness, bounded response): every request of a
@@ -31,7 +35,9 @@ for the null request.
   fault-free lockstep run, and an idle client waits 1/rate - 1 rounds on
   average before its next request. It is the property a slow primary violates
   while liveness still holds.
-* ``reply-correct`` and ``recovers`` are the service family's shared ones.
+* ``reply-correct`` and ``recovers`` are the service family's shared ones;
+  ``recovers`` (an availability level) is an expectation here, not a guarantee:
+  PBFT promises an answer within a bound after GST (``liveness-after-gst``).
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ def faults(p: Params) -> int:
 
 
 def message_formula(n: int) -> int:
-    """PBFT's normal-case messages per request without batching (FACTS.md)."""
+    """PBFT's normal-case messages per request without batching: n-1 PRE-PREPAREs,
+    (n-1)^2 PREPAREs (each backup to the n-1 others), n(n-1) COMMITs and n REPLYs."""
     return (n - 1) + (n - 1) ** 2 + n * (n - 1) + n
 
 
@@ -91,6 +98,60 @@ def _honest_replicas(record: RunRecord, n: int) -> set[int]:
 def _commits(record: RunRecord, n: int) -> list[Output]:
     honest = _honest_replicas(record, n)
     return [o for o in record.outputs_named("commit") if o.node in honest]
+
+
+def _broken_log(record: RunRecord, n: int) -> str | None:
+    """The first place a correct replica's executed log is not 1, 2, 3, ... (or None).
+
+    A replica executes sequence numbers in order; a state transfer installs the
+    state at a checkpoint's number (``state-transfer``: the log continues after
+    it), and a restart starts a fresh replica (its log begins again).
+    """
+    honest = _honest_replicas(record, n)
+    restarts: dict[int, list[int]] = {}
+    for e in record.events_of("restart"):
+        if e.node is not None:
+            restarts.setdefault(e.node, []).append(e.round)
+    expected: dict[int, int] = {}  # replica -> the next sequence number it may execute
+    last: dict[int, Output] = {}  # replica -> the last commit or state transfer it output
+    for o in record.outputs:
+        if o.node not in honest or o.name not in ("commit", "state-transfer"):
+            continue
+        pending = restarts.get(o.node)
+        while pending and pending[0] <= o.round:
+            pending.pop(0)
+            expected[o.node] = 1
+            last.pop(o.node, None)
+        seq = o.data["seq"]
+        if o.name == "state-transfer":
+            expected[o.node] = seq + 1
+            last[o.node] = o
+            continue
+        want = expected.get(o.node, 1)
+        if seq != want:
+            return _gap_witness(o, want, last.get(o.node))
+        expected[o.node] = seq + 1
+        last[o.node] = o
+    return None
+
+
+def _gap_witness(commit: Output, want: int, before: Output | None) -> str:
+    seq = commit.data["seq"]
+    if before is None:
+        after = "as the first number it executed"
+    elif before.name == "state-transfer":
+        after = f"after installing the state at {before.data['seq']} in round {before.round}"
+    else:
+        after = f"after executing {before.data['seq']} in round {before.round}"
+    if seq > want:
+        missing = f"{want}" if seq == want + 1 else f"{want}..{seq - 1}"
+        what = f"its executed log skips {missing}"
+    else:
+        what = f"its executed log goes back from {want - 1} to {seq}"
+    return (
+        f"replica {commit.node} executed sequence number {seq} (request {commit.data['req']}) "
+        f"in round {commit.round} {after}: {what}, so it is not a prefix of the other logs"
+    )
 
 
 def _client_of(label: str) -> int:
@@ -134,6 +195,9 @@ def pbft_properties(p: Params) -> list[Property]:
                 )
         if not by_seq:
             return Verdict.vacuous("no correct replica committed anything")
+        broken = _broken_log(record, n)
+        if broken:
+            return Verdict.violated(broken)
         return Verdict.ok()
 
     def validity(record: RunRecord) -> Verdict:
@@ -191,7 +255,7 @@ def pbft_properties(p: Params) -> list[Property]:
             )
         return Verdict.ok(f"{rate:.3f} requests per round ({rate / baseline:.0%} of fault-free)")
 
-    shared = service_properties(p)
+    shared = service_properties(p, availability_guaranteed=False)
     return [
         Property(
             "agreement",
@@ -251,6 +315,13 @@ def pbft_metrics(record: RunRecord, p: Params) -> dict[str, float | None]:
             "baseline_rate": round(baseline_rate(p, _correct_clients(record)), 4),
             "view": max(views, default=0),
             "view_changes": len(set(views)),
+            # VIEW-CHANGE and NEW-VIEW messages per view started: quadratic in n
+            # (HotStuff's view change, one NEW-VIEW per replica to the leader, is linear)
+            "messages_per_view_change": round(
+                record.messages_of("view-change", "new-view") / len(set(views)), 3
+            )
+            if views
+            else None,
             "state_transfers": sum(1 for _ in record.outputs_named("state-transfer")),
             "latency_mean": round(sum(latencies) / len(latencies), 2) if latencies else None,
             "latency_max": max(latencies, default=None),

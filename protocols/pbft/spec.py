@@ -24,8 +24,10 @@ from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 from bft.protocols.pbft.certificates import Config
 from bft.protocols.pbft.client import Client
+from bft.protocols.pbft.log import PAPER, Quorums
 from bft.protocols.pbft.properties import faults, pbft_metrics, pbft_properties
 from bft.protocols.pbft.replica import Replica
+from bft.protocols.pbft.viewchange import ViewChanges
 from bft.protocols.service import check_service, service_environment
 
 REPLICA, CLIENT = "replica", "client"
@@ -38,6 +40,11 @@ class PBFT(ProtocolSpec):
         "checkpoints, view change"
     )
     nodes_are = "replicas (clients are set with --param clients=C)"
+    #: the prepared and committed-local rules replicas run by (lab 4 and the planted
+    #: bugs pass their own)
+    quorums: Quorums = PAPER
+    #: the view-change machinery replicas compose (a planted bug passes its own)
+    view_changes: type[ViewChanges] = ViewChanges
     params = (
         Param("n", int, default=4, doc="number of replicas (node ids 0..n-1)", min=1),
         Param("f", int, default=None, doc="faults tolerated (default floor((n-1)/3))", min=0),
@@ -216,8 +223,22 @@ class PBFT(ProtocolSpec):
                 p["msg_cost"],
                 p["batch"],
                 p["pace"],
+                quorums=self.quorums,
+                view_changes=self.view_changes,
             )
-        return Client(node_id, cfg.n, cfg.f, p["timeout"], p["rate"], p["requests"], p["timeout"])
+        return Client(
+            node_id,
+            cfg.n,
+            quorum=self.reply_quorum(p),
+            timeout=p["timeout"],
+            rate=p["rate"],
+            requests=p["requests"],
+            meter_timeout=p["timeout"],
+        )
+
+    def reply_quorum(self, p: Params) -> int:
+        """Matching replies a client needs before it accepts a result: f+1, so one is correct."""
+        return faults(p) + 1
 
     def variant_of(self, node_id: int, p: Params, variants: int) -> int:
         return node_id % variants if node_id < int(p["n"]) else 0

@@ -5,22 +5,26 @@ protocol assumes they are eventually retransmitted (its implementation uses
 status messages for this). A replica that waits (it holds unexecuted client
 requests or committed-but-unexecuted sequence numbers, or it is changing
 view) and has made no progress for ``status_interval`` rounds multicasts a
-signed STATUS (view, whether it is active in it, last executed sequence
-number); it repeats this every interval while it still waits. A replica that
-receives one answers with what the sender lacks, resending the original signed
-messages (so nothing new is asserted, and each is checked as usual):
+signed STATUS (view, whether it is in normal mode in it, last executed
+sequence number); it repeats this every interval while it still waits. A
+replica that receives one answers with what the sender lacks, resending the
+original signed messages (so nothing new is asserted, and each is checked as
+usual):
 
-* the sender is in an earlier view, or changing to the view I am active in:
-  the NEW-VIEW of my view;
+* the sender is in an earlier view, or changing to the view I am in normal
+  mode in: the NEW-VIEW of my view;
 * the sender is changing to a view v: my VIEW-CHANGE for v, if I sent one;
-* same view, both active: for every sequence number above its last executed
-  one, the pre-prepare I hold and my own prepare and commit; if it is below my
-  stable checkpoint, the 2f+1 checkpoints proving it (state transfer);
+* same view, both in normal mode: for every sequence number above its last
+  executed one, the pre-prepare I hold and my own prepare and commit; if it
+  is below my stable checkpoint, the 2f+1 checkpoints proving it (state
+  transfer);
 * and, at most once per interval, my own STATUS, so that it can do the same
   for me.
 
 In a fault-free run nobody waits that long, so no STATUS is ever sent and the
-normal-case message count is untouched.
+normal-case message count is untouched. ``Retransmission`` owns only when it
+last saw progress and when it may speak next; everything it resends it reads
+from its owners (the log, the checkpoints, the view changes).
 """
 
 from __future__ import annotations
@@ -30,80 +34,96 @@ from typing import TYPE_CHECKING
 
 from bft.core.crypto import Signed
 from bft.core.node import Context
+from bft.protocols.pbft.certificates import Verify
 from bft.protocols.pbft.messages import Status, is_int
 
 if TYPE_CHECKING:
     from bft.protocols.pbft.replica import Replica
 
 
-class Retransmitter:
-    def _init_status(self: Replica, interval: int) -> None:
-        self.status_interval = interval
-        self.last_progress = 0
-        self.next_status = 0
-        self.my_vcs: dict[int, Signed] = {}
-        self.nv_msg: Signed | None = None
+class Retransmission:
+    def __init__(self, replica: Replica, interval: int) -> None:
+        self.replica = replica
+        self.interval = interval
+        self.last_progress = 0  # the last round a view started or a batch executed
+        self.next_status = 0  # the first round I may send a STATUS again
 
-    def _progress(self: Replica, ctx: Context) -> None:
+    def progress(self, ctx: Context) -> None:
         self.last_progress = ctx.round
 
-    def _waiting(self: Replica) -> bool:
-        return bool(self.pending) or not self.active or self.last_exec + 1 in self.committed
+    def _waiting(self) -> bool:
+        r = self.replica
+        return bool(r.pending) or not r.normal or r.service.waiting()
 
-    def _maybe_status(self: Replica, ctx: Context) -> None:
+    def maybe_send(self, ctx: Context) -> None:
         now = ctx.round
-        if now < self.next_status or now - self.last_progress < self.status_interval:
+        if now < self.next_status or now - self.last_progress < self.interval:
             return
         if self._waiting():
-            self._send_status(ctx, self.others)
+            self._send(ctx, self.replica.others)
 
-    def _send_status(self: Replica, ctx: Context, dsts: Sequence[int]) -> None:
-        signed = ctx.sign(Status(self.view, self.active, self.last_exec, self.me))
+    def _send(self, ctx: Context, dsts: Sequence[int]) -> None:
+        r = self.replica
+        signed = ctx.sign(Status(r.view, r.normal, r.service.last_exec, r.me))
         ctx.multicast(dsts, signed)
-        self.next_status = ctx.round + self.status_interval
+        self.next_status = ctx.round + self.interval
 
-    def _on_status(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+    @staticmethod
+    def problem(msg: Signed, n: int, me: int, verify: Verify) -> str | None:
+        """Why a STATUS is refused (signature last)."""
         st = msg.payload
         if (
             not (is_int(st.view) and is_int(st.last_exec) and is_int(st.replica))
             or type(st.active) is not bool
         ):
-            ctx.reject(src, msg, "malformed status")
-            return
+            return "malformed status"
         r = st.replica
-        if r != msg.signer or not 0 <= r < self.n or r == self.me:
-            ctx.reject(src, msg, f"status for replica {r!r} signed by {msg.signer!r}")
-            return
-        if not ctx.verify(msg):
-            ctx.reject(src, msg, "status with an invalid signature")
-            return
-        nv = self.nv_msg
-        behind_view = st.view < self.view or (st.view == self.view and not st.active)
-        if self.active and behind_view and nv is not None and nv.payload.view == self.view:
-            ctx.send(r, nv)
-        if not st.active and st.view in self.my_vcs:
-            ctx.send(r, self.my_vcs[st.view])
-        if st.active and self.active and st.view == self.view:
-            self._resend_log(ctx, r, st.last_exec)
-        if ctx.round >= self.next_status:
-            self._send_status(ctx, [r])
+        if r != msg.signer or not 0 <= r < n or r == me:
+            return f"status for replica {r!r} signed by {msg.signer!r}"
+        if not verify(msg):
+            return "status with an invalid signature"
+        return None
 
-    def _resend_log(self: Replica, ctx: Context, r: int, their_exec: int) -> None:
-        if their_exec < self.h and self.stable_proof:
-            for signed in self.stable_proof:
-                if signed.signer != r:
-                    ctx.send(r, signed)
-        me = self.me
-        by_seq = self.slots.get(self.view, {})
-        for seq in range(max(their_exec, self.h) + 1, self.h + self.L + 1):
+    def on_status(self, ctx: Context, src: int, msg: Signed) -> None:
+        r = self.replica
+        problem = self.problem(msg, r.n, r.me, ctx.verify)
+        if problem:
+            ctx.reject(src, msg, problem)
+            return
+        st = msg.payload
+        sender = st.replica
+        vcs = r.view_changes
+        nv = vcs.new_view
+        behind_view = st.view < r.view or (st.view == r.view and not st.active)
+        if r.normal and behind_view and nv is not None and nv.payload.view == r.view:
+            ctx.send(sender, nv)
+        if not st.active and st.view in vcs.sent:
+            ctx.send(sender, vcs.sent[st.view])
+        if st.active and r.normal and st.view == r.view:
+            self._resend_log(ctx, sender, st.last_exec)
+        if ctx.round >= self.next_status:
+            self._send(ctx, [sender])
+
+    def _resend_log(self, ctx: Context, dst: int, their_exec: int) -> None:
+        r = self.replica
+        low = r.log.low
+        proof = r.checkpoints.proof
+        if their_exec < low and proof:
+            for signed in proof:
+                if signed.signer != dst:
+                    ctx.send(dst, signed)
+        me = r.me
+        by_seq = r.log.slots_of(r.view)
+        for seq in range(max(their_exec, low) + 1, r.log.high + 1):
             slot = by_seq.get(seq)
             if slot is None:
                 continue
-            if slot.pp is not None and slot.pp.signer != r:
-                ctx.send(r, slot.pp)
-            mine = slot.prepares.get(me)
+            pp = slot.pre_prepare
+            if pp is not None and pp.signer != dst:
+                ctx.send(dst, pp)
+            mine = slot.prepare_msgs.get(me)
             if mine is not None:
-                ctx.send(r, mine)
-            mine = slot.commits.get(me)
+                ctx.send(dst, mine)
+            mine = slot.commit_msgs.get(me)
             if mine is not None:
-                ctx.send(r, mine)
+                ctx.send(dst, mine)

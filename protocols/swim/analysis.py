@@ -5,6 +5,13 @@ now hold ``member`` dead), ``alive`` (a member they held dead refuted) and
 ``refute`` (they refuted an accusation against themselves). Everything below is
 a function of those outputs and the engine's record of who was down when, over
 a group of members (all nodes for ``swim``, the servers for ``gossip-health``).
+
+Properties: ``completeness`` (liveness: crashed members are declared dead in
+time), ``accuracy`` (safety without loss: no correct member is declared dead)
+and ``membership-justified`` (safety: every death, return to alive and
+refutation follows SWIM's rules of evidence and incarnation order; judged
+under loss too, since it is about what a member may conclude, not about the
+truth; with a corrupted member, beyond SWIM's crash model, only the order).
 """
 
 from __future__ import annotations
@@ -134,7 +141,125 @@ def accuracy(record: RunRecord, members: Iterable[int]) -> Verdict:
     return Verdict.ok()
 
 
-def detector_properties(members: range, cfg: SwimConfig) -> list[Property]:
+def membership_justified(record: RunRecord, members: Iterable[int], cfg: SwimConfig) -> Verdict:
+    """Every change of view an honest member reports follows SWIM's rules of evidence.
+
+    * A member that declares another dead on its own authority (``origin`` is
+      itself) had a suspicion of it at that incarnation, raised by some
+      member's failed probe at least ``suspicion_min`` rounds earlier (no
+      suspicion timeout, Lifeguard's included, is shorter).
+    * A member that holds another dead on someone else's word heard it from an
+      origin that did declare it, earlier.
+    * A member held dead at incarnation j comes back (``alive``) only at an
+      incarnation i > j that the member itself announced by refuting.
+    * A refutation raises the member's incarnation above every one it had, to
+      one more than an accusation (a suspicion or death at i - 1, or an
+      announcement of i - 1 before a restart) made about it.
+    """
+    group = set(members)
+    honest = record.honest
+    # A corrupted member (beyond SWIM's crash model) can gossip accusations and deaths
+    # that no output shows: then only the incarnation order is judged, not the evidence.
+    evidence = not group & record.corrupted
+    restarts: dict[int, list[int]] = {}
+    for e in record.events_of("restart"):
+        if e.node in group:
+            restarts.setdefault(e.node, []).append(e.round)
+    first_suspicion: dict[tuple[int, int], int] = {}  # (member, incarnation) -> round
+    declared: dict[tuple[int, int, int], int] = {}  # (member, incarnation, origin) -> round
+    accused: dict[int, set[int]] = {}  # member -> incarnations it was accused or announced at
+    announced: dict[tuple[int, int], int] = {}  # (member, incarnation) -> round refuted
+    own: dict[int, int] = {}  # member -> its incarnation
+    held_dead: dict[tuple[int, int], int] = {}  # (observer, member) -> incarnation
+    seen: dict[int, int] = {}  # node -> round of its previous output
+    judged = 0
+
+    def restarted(node: int, now: int) -> bool:
+        before = seen.get(node, -1)
+        seen[node] = now
+        return any(before < r <= now for r in restarts.get(node, ()))
+
+    for o in record.outputs:
+        name = o.name
+        if name not in ("suspect", "dead", "alive", "refute") or o.node not in group:
+            continue
+        x, r, d = o.node, o.round, o.data
+        if restarted(x, r):  # a fresh node: incarnation 0 and an empty view
+            own.pop(x, None)
+            for key in [key for key in held_dead if key[0] == x]:
+                del held_dead[key]
+        judge = x in honest
+        judged += judge and name != "suspect"
+        if name == "suspect":
+            m, i = d["member"], d["incarnation"]
+            first_suspicion.setdefault((m, i), r)
+            accused.setdefault(m, set()).add(i)
+        elif name == "dead":
+            m, i, origin = d["member"], d["incarnation"], d["origin"]
+            if judge and evidence and origin == x:
+                start = first_suspicion.get((m, i))
+                if start is None:
+                    return Verdict.violated(
+                        f"member {x} declared member {m} dead at incarnation {i} in round {r}, "
+                        f"but no member had suspected it at incarnation {i}"
+                    )
+                if r - start < cfg.suspicion_min:
+                    return Verdict.violated(
+                        f"member {x} declared member {m} dead at incarnation {i} in round {r}, "
+                        f"{r - start} rounds after the first suspicion of it (round {start}); "
+                        f"no suspicion times out in fewer than {cfg.suspicion_min} rounds"
+                    )
+            elif judge and evidence and declared.get((m, i, origin), r) >= r:
+                return Verdict.violated(
+                    f"member {x} holds member {m} dead at incarnation {i} from round {r} on the "
+                    f"word of member {origin}, which had not declared it"
+                )
+            if origin == x:
+                declared.setdefault((m, i, x), r)
+            accused.setdefault(m, set()).add(i)
+            held_dead[(x, m)] = i
+        elif name == "alive":
+            m, i = d["member"], d["incarnation"]
+            j = held_dead.pop((x, m), None)
+            if judge and j is not None and i <= j:
+                return Verdict.violated(
+                    f"member {x} took member {m} back as alive at incarnation {i} in round {r}, "
+                    f"though it held it dead at incarnation {j}: only a higher incarnation "
+                    "overrides a death"
+                )
+            if judge and evidence and announced.get((m, i), r) >= r:
+                return Verdict.violated(
+                    f"member {x} took member {m} back as alive at incarnation {i} in round {r}, "
+                    f"but member {m} never announced incarnation {i} (only the member itself "
+                    "raises its incarnation, by refuting)"
+                )
+        else:  # refute
+            i = d["incarnation"]
+            before = own.get(x, 0)
+            if judge and i <= before:
+                return Verdict.violated(
+                    f"member {x} refuted in round {r} at incarnation {i}, not above the "
+                    f"incarnation {before} it already had"
+                )
+            if judge and evidence and i - 1 not in accused.get(x, ()):
+                return Verdict.violated(
+                    f"member {x} refuted in round {r} at incarnation {i}, but no member had "
+                    f"accused it at incarnation {i - 1}: a refutation answers an accusation "
+                    "with the next incarnation"
+                )
+            own[x] = i
+            announced.setdefault((x, i), r)
+            accused.setdefault(x, set()).add(i)
+    if not judged:
+        return Verdict.vacuous("no member declared another dead, took one back or refuted")
+    return Verdict.ok()
+
+
+def detector_properties(
+    members: range, cfg: SwimConfig, rule: SwimConfig | None = None
+) -> list[Property]:
+    """Completeness, accuracy and membership-justified (judged against ``rule``, the
+    configuration the parameters call for; ``cfg`` by default)."""
     return [
         Property(
             "completeness",
@@ -150,7 +275,19 @@ def detector_properties(members: range, cfg: SwimConfig) -> list[Property]:
             "delayed; otherwise see false_positive_rate)",
             lambda record: accuracy(record, members),
         ),
+        membership_justified_property(members, rule or cfg),
     ]
+
+
+def membership_justified_property(members: range, cfg: SwimConfig) -> Property:
+    return Property(
+        "membership-justified",
+        "safety",
+        "every death a member declares follows a suspicion at least the suspicion timeout "
+        "old, and every refutation and return to alive carries a higher incarnation than "
+        "the accusation it answers",
+        lambda record: membership_justified(record, members, cfg),
+    )
 
 
 def _false_positive_member_rounds(record: RunRecord, members: set[int]) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from bft.core.node import Context, Inbox, Node
 from bft.core.params import Param
 from bft.core.properties import Property
-from bft.core.protocol import Params, ProtocolSpec
+from bft.core.protocol import Params, ProtocolSpec, Tolerance
 from bft.core.record import RunRecord
 from bft.protocols.swim.analysis import detector_metrics, detector_properties
 from bft.protocols.swim.config import DETECTOR_PARAMS, SwimConfig, detector_config
@@ -71,7 +71,16 @@ class Swim(ProtocolSpec):
         return 40 * p["period"]
 
     def properties(self, p: Params) -> list[Property]:
-        return detector_properties(range(p["n"]), self.config(p))
+        # membership-justified takes its timeouts from the parameters, not from
+        # ``self.config``: a variant that gets its configuration wrong is judged by the rule
+        return detector_properties(
+            range(p["n"]), self.config(p), detector_config(p, p["n"], self.name)
+        )
+
+    def tolerance(self, p: Params) -> Tolerance:
+        """SWIM detects crash-stop members, any number of them; it makes no claim about
+        members that lie (Byzantine), which are outside its model."""
+        return Tolerance(kind="crash", faults=p["n"] - 1, bound="any number of crash-stop members")
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, Any]:
         return detector_metrics(record, range(p["n"]), self.config(p))

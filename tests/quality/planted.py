@@ -18,9 +18,9 @@ from bft.core import registry
 from bft.core.node import Node
 from bft.protocols.om import General, OralMessages
 from bft.protocols.pbft import PBFT
-from bft.protocols.pbft.client import Client
-from bft.protocols.pbft.messages import Commit
-from bft.protocols.pbft.replica import Replica
+from bft.protocols.pbft.log import Phase, Quorums, Slot
+from bft.protocols.pbft.messages import PreparedCert
+from bft.protocols.pbft.viewchange import ViewChanges
 from bft.protocols.swim import Swim
 from bft.protocols.swim.config import SwimConfig
 from bft.run import runner, scenario
@@ -44,12 +44,21 @@ class Planted:
     network: dict[str, Any] | None = None  # replaces the scenario's network table
     rounds: int | None = None
     role: str | None = None  # only nodes with this role may be faulty
+    #: replaces the scenario's adversaries (None: the scenario's own)
+    adversaries: tuple[str, ...] | None = None
 
 
 def scenario_for(bug: Planted, protocol: str) -> Scenario:
     """The scenario a planted bug (or, with ``protocol=bug.correct``, its fix) runs in."""
+    adversaries = None
+    if bug.adversaries is not None:
+        adversaries = [scenario.parse_adversary(a) for a in bug.adversaries]
     base = scenario.with_overrides(
-        scenario.load(bug.scenario), protocol=protocol, params=bug.params or None, rounds=bug.rounds
+        scenario.load(bug.scenario),
+        protocol=protocol,
+        params=bug.params or None,
+        rounds=bug.rounds,
+        adversaries=adversaries,
     )
     if bug.network is not None:
         base = attrs.evolve(base, network=bug.network)
@@ -112,69 +121,37 @@ class SwimNeverExpires(Swim):
         return NeverExpiringConfig(**attrs.asdict(cfg, recurse=False))
 
 
-class LowPrepareQuorumReplica(Replica):
-    """The planted mistake: 2f-1 matching prepares count as a prepared certificate
-    (PBFT needs 2f). Otherwise the original ``_check_prepared``."""
-
-    def _check_prepared(self, ctx: Any, seq: int, slot: Any) -> None:
-        if slot.prepared or slot.digest is None:
-            return
-        quorum = 2 * self.f - 1  # the bug: should be 2 * self.f
-        if slot.prep_count.get(slot.digest, 0) < quorum:
-            return
-        slot.prepared = True
-        view = slot.pp.payload.view
-        current = self.prepared_slots.get(seq)
-        if current is None or current.pp.payload.view < view:
-            self.prepared_slots[seq] = slot
-        signed = ctx.sign(Commit(view, seq, slot.digest, self.me))
-        ctx.multicast(self.others, signed)
-        self._add_commit(slot, self.me, signed)
-        self._check_committed(ctx, seq, slot)
+def prepared_on_too_few(slot: Slot, f: int) -> bool:
+    """The planted mistake: 2f-1 matching prepares count as prepared (PBFT needs 2f)."""
+    return slot.phase >= Phase.PRE_PREPARED and slot.matching_prepares >= 2 * f - 1
 
 
-class ForgetfulViewChangeReplica(Replica):
+class ForgetfulViewChanges(ViewChanges):
     """The planted mistake: a VIEW-CHANGE carries no prepared certificates, so a new
     primary cannot re-issue requests that prepared (or committed) in the old view."""
 
-    def _start_view_change(self, ctx: Any, view: int) -> None:
-        kept = self.prepared_slots
-        self.prepared_slots = {}
-        try:
-            super()._start_view_change(ctx, view)
-        finally:
-            self.prepared_slots = kept
+    def prepared_set(self) -> tuple[PreparedCert, ...]:
+        return ()
 
 
-class _PlantedPBFT(PBFT):
-    replica_class: type[Replica] = Replica
-    client_threshold: int | None = None  # replies a client needs, minus one (None: f)
-
-    def make_node(self, node_id: int, p: Any) -> Node:
-        node = super().make_node(node_id, p)
-        if isinstance(node, Replica) and self.replica_class is not Replica:
-            node.__class__ = self.replica_class  # same state, one method changed
-        if isinstance(node, Client) and self.client_threshold is not None:
-            node.f = self.client_threshold
-        return node
-
-
-class PBFTLowPrepareQuorum(_PlantedPBFT):
+class PBFTLowPrepareQuorum(PBFT):
     name = "pbft-low-prepare-quorum"
     summary = "PLANTED BUG: PBFT that counts 2f-1 prepares as a prepared certificate"
-    replica_class = LowPrepareQuorumReplica
+    quorums = Quorums(prepared=prepared_on_too_few)
 
 
-class PBFTForgetfulViewChange(_PlantedPBFT):
+class PBFTForgetfulViewChange(PBFT):
     name = "pbft-forgetful-view-change"
     summary = "PLANTED BUG: PBFT whose view change drops prepared certificates"
-    replica_class = ForgetfulViewChangeReplica
+    view_changes = ForgetfulViewChanges
 
 
-class PBFTFirstReply(_PlantedPBFT):
+class PBFTFirstReply(PBFT):
     name = "pbft-first-reply"
     summary = "PLANTED BUG: PBFT whose client accepts the first reply instead of f+1 matching"
-    client_threshold = 0
+
+    def reply_quorum(self, p: Any) -> int:
+        return 1
 
 
 PBFT_SAFETY_AND_LIVENESS = (
@@ -210,6 +187,7 @@ PLANTED: list[Planted] = [
         kinds=("crash",),  # SWIM tolerates crashes, not Byzantine members
         network={"model": "synchronous"},
         rounds=240,
+        adversaries=(),  # the shipped crashes name members 5, 17 and 40; n = 5 here
     ),
 ]
 

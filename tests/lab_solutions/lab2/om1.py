@@ -26,7 +26,7 @@ class General(Node):
         self.me = node_id
         self.n = int(params["n"])
         self.commander = int(params["commander"])
-        self.order = int(params["value"])
+        self.order = params["value"]  # None for a lieutenant
         self.direct: int | None = None
         self.relayed: dict[int, int] = {}
 
@@ -39,7 +39,12 @@ class General(Node):
         for src, msg in inbox:
             if not isinstance(msg, Order) or not isinstance(msg.value, int):
                 ctx.reject(src, msg, "not an order")
-            elif ctx.round == 1 and msg.path == (self.commander,) and src == self.commander:
+            elif (
+                ctx.round == 1
+                and msg.path == (self.commander,)
+                and src == self.commander
+                and self.direct is None
+            ):
                 self.direct = msg.value
                 others = [j for j in range(self.n) if j not in (self.commander, self.me)]
                 ctx.multicast(others, Order((self.commander, self.me), msg.value))

@@ -15,5 +15,5 @@ class General(ProjectGeneral):
             int(params["n"]),
             int(params["m"]),
             int(params["commander"]),
-            int(params["value"]),
+            params["value"],
         )

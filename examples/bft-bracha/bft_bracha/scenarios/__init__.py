@@ -1,0 +1,1 @@
+"""Named scenarios: every ``*.toml`` file here (entry-point group ``bft.scenarios``)."""
