@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import inspect
 import io
 import json
 import math
@@ -26,6 +28,7 @@ from bft.bench.sweep import (
 from bft.cli import main
 from bft.core.errors import ConfigError
 from bft.run import scenario
+from tests import test_bench_support as support
 from tests.test_bench_support import coin, coin_scenario  # noqa: F401 - fixture
 
 GENERALS = scenario.load("byzantine-generals")
@@ -174,6 +177,13 @@ def test_run_keys_follow_configuration_seed_and_code_version() -> None:
         GENERALS, [parse_protocol("om:m=1,commander=0")], [parse_adversary("none")], [0]
     )
     assert explicit.cells()[0].key(0, "v1") == cells[0].key(0, "v1")
+    # The key is SHA-256 of the canonical JSON of configuration, seed and code version.
+    canonical = json.dumps(
+        {"config": cells[4].config, "seed": 7, "code": 'v"2'},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    assert cells[4].key(7, 'v"2') == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- running, aggregation and storage --------------------------------------------------
@@ -259,27 +269,38 @@ def test_a_cell_that_cannot_run_is_reported_and_the_rest_run() -> None:
 def test_a_run_that_raises_marks_its_cell_and_exits_1(tmp_path, capsys) -> None:
     sweep = bench.build(
         coin_scenario(),
-        [parse_protocol("coin"), parse_protocol("coin:explode=true")],
+        [parse_protocol("coin"), parse_protocol("coin:explode=RuntimeError")],
         [parse_adversary("none")],
         [0, 1],
     )
     result = bench.run_sweep(sweep)
     fine, broken = result.cells
     assert fine.runs == 2 and fine.error is None
+    line = next(  # where explode() raises: the location a failure reports
+        i
+        for i, text in enumerate(inspect.getsource(support).splitlines(), 1)
+        if 'raise RuntimeError(f"metric bug' in text
+    )
     assert broken.error == (
-        "protocol 'coin': metrics() raised RuntimeError: metric bug (at test_bench_support.py:53) "
-        "(a bug in the plug-in) (seed 0)"
+        "2 of 2 runs failed; first: run raised RuntimeError: metric bug in seed 0 "
+        f"at tests.test_bench_support:{line} in explode (seed 0)"
     )
     assert result.crashed == 1 and len(result.rows) == 2
+    assert [(f.seed, f.error["type"]) for f in result.failures] == [
+        (0, "RuntimeError"),
+        (1, "RuntimeError"),
+    ]
     coin_file = tmp_path / "coin.toml"
     coin_file.write_text('protocol = "coin"\n[params]\nn = 4\n')
-    rc = main(["bench", "--protocols", "coin,coin:explode=true", "--seeds", "1", "--format", "csv",
-               str(coin_file)])  # fmt: skip
+    rc = main(["bench", "--protocols", "coin,coin:explode=RuntimeError", "--seeds", "1",
+               "--format", "json", str(coin_file)])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 1
-    assert "coin:explode=true x scenario: n/a: protocol 'coin': metrics() raised RuntimeError" in (
-        captured.err
-    )
+    assert "coin:explode=RuntimeError x scenario: n/a: 1 of 1 runs failed" in captured.err
+    failed = json.loads(captured.out)["failed_runs"]
+    assert [(f["protocol"], f["seed"], f["error"]["message"]) for f in failed] == [
+        ("coin:explode=RuntimeError", 0, "metric bug in seed 0")
+    ]
 
 
 # -- reports ---------------------------------------------------------------------------
@@ -391,13 +412,35 @@ def test_unavailable_entries_are_named_on_stderr(tmp_path, capsys) -> None:
         (["byzantine-generals", "--protocols", "om:n=1"], "no cell of the sweep can run"),
         (["byzantine-generals", "--seeds", "1", "--db", "{tmp}/missing/runs.sqlite"], "cannot use results database"),
         (["byzantine-generals", "--seeds", "1", "--db", "{tmp}"], "is a directory"),
-        (["byzantine-generals", "--seeds", "1", "--db", "{tmp}/notdb.sqlite"], "cannot use results database"),
+        (["byzantine-generals", "--seeds", "1", "--db", "{tmp}/notdb.sqlite"], "is not an SQLite file"),
         (["byzantine-generals", "--jobs", "0"], "--jobs must be at least 1"),
         (["byzantine-generals", "--seeds", "1", "--plot", "{tmp}/x.gif"], "use a .png, .svg or .pdf"),
         (["byzantine-generals", "--seeds", "1", "--metrics", "nope"], "unknown metric 'nope'"),
         (["{tmp}/bad-sweep.toml"], "unknown field 'protocolz'"),
         (["byzantine-generals", "--scheduler", "nonsense"], "expected tcp://HOST:PORT"),
         (["byzantine-generals", "--scheduler", "http://h:1"], "unknown scheme 'http'"),
+        # Sizes without an upper bound: refused before anything is built, saying why.
+        (["byzantine-generals", "--seeds", "0..100000000000"],
+         "--seeds 0..100000000000: 100,000,000,001 runs, more than the 1,000,000 a sweep may "
+         "have (even at 1 ms a run that is 3.2 years)"),
+        (["byzantine-generals", "--seeds", "100000000000"], "more than the 1,000,000"),
+        (["byzantine-generals", "--seeds", "1,99999999999999999999"], "seed 99999999999999999999 is out of range"),
+        (["byzantine-generals", "--protocols", "om,om:n=7,m=2", "--adversaries", "none,traitor",
+          "--seeds", "300000"], "the sweep (2 protocols x 2 adversaries x 300000 seeds): 1,200,000 runs"),
+        (["byzantine-generals", "--rounds", "100000000000"],
+         "--rounds 100,000,000,000: more than the 1,000,000 rounds a run may have"),
+        # An option that does nothing without another names the missing one.
+        (["byzantine-generals", "--cells", "om/none"], "--cells does nothing without --plot-series FILE"),
+        (["byzantine-generals", "--series", "served"], "--series does nothing without --plot-series FILE"),
+        (["byzantine-generals", "--plot-metric", "messages"], "--plot-metric does nothing without --plot FILE"),
+        (["byzantine-generals", "--scheduler-timeout", "5"], "--scheduler-timeout does nothing without --scheduler"),
+        (["byzantine-generals", "--metrics", "messages", "--format", "csv"], "--metrics does nothing with --format csv"),
+        (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "nan"], "--scheduler-timeout 'nan': expected a number"),
+        (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "inf"], "--scheduler-timeout 'inf': expected a number"),
+        (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "0"], "above 0 and at most 3600"),
+        (["byzantine-generals", "--scheduler", "tcp://h:1", "--scheduler-timeout", "soon"], "expected seconds"),
+        (["byzantine-generals", "--db", ""], "--db is empty: give a file name"),
+        (["byzantine-generals", "--code-version", " "], "--code-version is empty"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv: list[str], message: str) -> None:
@@ -487,3 +530,35 @@ def test_batches_grow_to_the_target_duration_from_measured_run_times() -> None:
         assert size <= max(1, -(-left // 4))
         left -= size
     assert sizes[-3:] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("seeds = 100000000000", "field 'seeds' 100000000000: 100,000,000,000 runs, more than"),
+        ('seeds = "0..2000000"', "field 'seeds' 0..2000000: 2,000,001 runs, more than"),
+        ("rounds = 100000000000", "field 'rounds' 100,000,000,000: more than the 1,000,000 rounds"),
+    ],
+)
+def test_sizes_in_a_sweep_file_are_bounded_too(tmp_path, capsys, field: str, message: str) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(f'scenario = "byzantine-generals"\nprotocols = ["om"]\n{field}\n')
+    assert main(["bench", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bft: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_batches_grow_with_the_run_times_workers_report() -> None:
+    """The rows workers send (a run's stored columns) carry its time, so batches grow."""
+    from bft.bench.execute import _Batcher, run_task
+    from bft.bench.store import Where
+
+    cell = om_sweep().cells()[0]
+    where = Where(cell.scenario.name, cell.protocol_name, 0, "t", cell.config_text)
+    row = run_task(bench.execute.Task(0, cell.scenario, cell.key(0, "t"), where))
+    assert set(row) == {"status", "stored", "seconds"} and row["seconds"] > 0
+    batcher = _Batcher(range(1000), target=100.5 * row["seconds"], workers=1)
+    batcher.next()
+    batcher.observe([(0, row)])
+    assert len(batcher.next()) == 100

@@ -3,11 +3,15 @@
 ``Coin`` is a tiny protocol whose per-round ``served`` tally and metrics vary
 with the seed (each node flips a seeded coin each round), so means,
 confidence intervals, violation counts and per-round series all have
-something to show.
+something to show. Its ``explode`` parameter makes ``metrics`` (code outside
+the nodes, which the engine does not guard) raise a chosen exception, or end
+the process with ``os._exit``, in the runs whose seed is in ``explode_seeds``
+(all runs when that is empty).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +43,21 @@ class Coin(ProtocolSpec):
             "bias", float, default=0.5, doc="chance a node is served in a round", min=0.0, max=1.0
         ),
         Param("rounds", int, default=10, doc="rounds", min=1),
-        Param("explode", bool, default=False, doc="metrics raise (a bug outside node code)"),
+        Param(
+            "explode",
+            str,
+            default="",
+            doc="metrics raise this (a bug outside node code); 'exit' ends the process",
+            choices=(
+                "",
+                "RuntimeError",
+                "SystemExit",
+                "KeyboardInterrupt",
+                "GeneratorExit",
+                "exit",
+            ),
+        ),
+        Param("explode_seeds", list, default=[], doc="seeds that explode (empty: all)"),
     )
 
     def make_node(self, node_id: int, p: Params) -> Node:
@@ -49,8 +67,8 @@ class Coin(ProtocolSpec):
         return p["rounds"]
 
     def metrics(self, record: RunRecord, p: Params) -> dict[str, float | None]:
-        if p["explode"]:
-            raise RuntimeError("metric bug")
+        if p["explode"] and (not p["explode_seeds"] or record.seed in p["explode_seeds"]):
+            explode(p["explode"], record.seed)
         served = record.tally("served")
         availability = sum(served) / (p["n"] * len(served))
         first_full = next((r for r, s in enumerate(served) if s == p["n"]), None)
@@ -66,6 +84,18 @@ class Coin(ProtocolSpec):
         return [
             Property("majority-served", "liveness", "more than half served every round", majority)
         ]
+
+
+def explode(kind: str, seed: int) -> None:
+    if kind == "exit":
+        os._exit(3)
+    if kind == "SystemExit":
+        raise SystemExit(0)
+    if kind == "KeyboardInterrupt":
+        raise KeyboardInterrupt
+    if kind == "GeneratorExit":
+        raise GeneratorExit
+    raise RuntimeError(f"metric bug in seed {seed}")
 
 
 @pytest.fixture

@@ -1,119 +1,236 @@
-"""Running a sweep: the worker, three executors, storage and aggregation.
+"""Running a sweep: the worker function, three executors, storage and aggregation.
 
 Theory of operation. ``run_sweep`` validates every cell, computes every
-run's key, asks the store which runs it already holds, and hands the rest to
-an executor as ``(task, scenario)`` pairs. Executors yield ``(task, row)``
-as runs finish, in any order; the main process stores each row in its own
-transaction at once and advances the progress bar. Rows are then put back in
-sweep order (protocol, adversary, seed), so the result does not depend on
-the executor, on the batching or on what was stored before.
+run's key, asks the store which runs it already holds (a damaged stored row
+is named and run again), and hands the rest to an executor. Executors yield
+lists of ``(task, row)`` as runs finish, in any order; a run to store comes
+as the columns running it gave (JSON text and checksum, ``store.tail``),
+built where it ran. The main process adds the columns it knows, commits at
+least every ``FLUSH_SECONDS`` and advances the progress bar: with several
+workers it does little beyond inserting rows.
+Rows are then put back in sweep order (protocol, adversary, seed), so the
+result depends neither on the executor, nor on the batching, nor on what was
+stored before.
 
 * ``serial``: in this process, one run after another.
-* ``processes``: a ``ProcessPoolExecutor`` with ``jobs`` workers. Runs are
-  sent in batches whose size adapts to the measured run time (about 0.2 s
-  of work per batch: the 0.26 ms per-task overhead stays negligible, and an
-  interrupt loses at most one batch per worker). At most two batches per
-  worker are in flight, so batch sizes follow the estimate.
-* ``dask``: the same batches on a Dask distributed cluster (``--scheduler``),
-  about 1 s of work per batch since a Dask task costs milliseconds. Each
-  batch reports the worker's source digest; a worker running other code is
-  an error, since its results would be stored under the wrong version.
+* ``processes``: ``jobs`` local worker processes (``bft.bench.workers``),
+  which die with the parent. Runs go out in batches whose size adapts to the
+  measured run time (about 0.2 s of work per batch, so the per-batch cost
+  stays negligible and an interrupt loses at most one batch per worker, and
+  at most 1/(2 x workers) of what is left, so the last batches end together).
+* ``dask``: batches on a Dask distributed cluster (``--scheduler``), about
+  1 s of work each, since a Dask task costs milliseconds. Each batch reports
+  the worker's source digest; a worker running other code is an error, since
+  its results would be stored under the wrong version.
 
-A run that fails validation at run time (say an adversary asking for more
-nodes than the protocol has) marks its cell "n/a" with the reason; so does a
-run that raises (a bug outside node code, which the engine does not catch),
-counted in ``SweepResult.crashed``. Neither is stored.
+A run yields a row with a ``status``:
+
+* ``ok``: metrics, verdicts, per-round tallies, trace digest; stored.
+* ``failed``: the run raised (anything, ``BaseException`` included: a node
+  calling ``sys.exit``, raising ``KeyboardInterrupt`` or ``GeneratorExit``);
+  the exception's type, message and location are stored, the sweep goes on,
+  and the cell shows "n/a" with the reason. Runs are pure functions of their
+  key, so a stored failure is reused like a result.
+* ``invalid``: the configuration failed validation at run time (say an
+  adversary asking for more nodes than the protocol has); the cell shows
+  "n/a"; not stored.
+* ``lost``: the worker process died during the run (see ``workers``); the
+  cell shows "n/a"; not stored, so a re-run tries it again.
+
+Interruption. While a sweep runs in the main thread, SIGINT and SIGTERM
+raise ``Interrupted`` in it (once; a second signal during the clean-up is
+ignored): the workers are killed and waited for, every run finished so far
+is committed, and a re-run resumes. Only this is a genuine interruption: an
+exception raised by the run itself, ``KeyboardInterrupt`` included, is a
+failed run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
 import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType, TracebackType
+from typing import Any, NamedTuple
 
 import attrs
 
 from bft.bench.progress import Progress
 from bft.bench.stats import Summary, summarize
-from bft.bench.store import Store, code_version, source_digest
+from bft.bench.store import (
+    Damaged,
+    Store,
+    Where,
+    code_version,
+    head,
+    parse_tail,
+    source_digest,
+    tail,
+)
 from bft.bench.sweep import Cell, Sweep
+from bft.bench.workers import Workers
 from bft.core.encoding import to_plain
 from bft.core.errors import ConfigError, PluginError
 from bft.run import runner
 from bft.run.scenario import Scenario
 
-Task = tuple[int, Scenario]
 Row = dict[str, Any]
+Chunk = list[tuple[int, Row]]
 
 PROCESS_BATCH_SECONDS = 0.2
+FLUSH_SECONDS = 0.2  # finished runs are committed at least this often
 DASK_BATCH_SECONDS = 1.0
 MAX_BATCH = 512
+MESSAGE_LIMIT = 500  # characters of an exception message kept
+STORED = ("ok", "failed")  # statuses a store keeps: what re-running would give again
+
+
+class Task(NamedTuple):
+    """One run to make: its place in the sweep's plan, what to run, where to store it."""
+
+    index: int
+    scenario: Scenario  # the cell's; run with ``where.seed``
+    key: str
+    where: Where
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the sweep; the runs finished before it are stored."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.stored = 0  # runs this sweep stored before it stopped
+        self.db: str | None = None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+class _Stop:
+    signum: int | None = None
+
+
+_stop = _Stop()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` (once) while the block runs in the main
+    thread; a signal the process ignores stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if _stop.signum is None:
+            _stop.signum = signum
+            raise Interrupted(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _stop.signum = None
 
 
 # -- the worker -------------------------------------------------------------------
 
 
+def location(tb: TracebackType | None) -> str:
+    """Where an exception was raised: the innermost Python frame as ``module:line in function``
+    (module names, not file paths, so it reads the same from any directory or machine)."""
+    if tb is None:
+        return "unknown"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    module = frame.f_globals.get("__name__", "?")
+    return f"{module}:{tb.tb_lineno} in {frame.f_code.co_name}"
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    message = str(exc)
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 3] + "..."
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "location": location(exc.__traceback__),
+    }
+
+
 def run_one(scenario: Scenario) -> Row:
-    """Run one scenario; a JSON-ready row (or ``{"error": reason}`` for a bad config)."""
+    """Run one scenario; a JSON-ready row with a ``status`` (see the module docstring)."""
     start = time.perf_counter()
     try:
         result = runner.run(scenario)
-    except PluginError as exc:  # a plug-in's bug: the cell failed, like a run that raised
-        return {"error": f"{exc} (seed {scenario.seed})", "crashed": True}
-    except ConfigError as exc:
-        return {"error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a bug outside node code: report the cell, go on
-        return {
-            "error": f"run raised {type(exc).__name__}: {exc} (seed {scenario.seed})",
-            "crashed": True,
+        record = result.record
+        names = sorted({name for per_round in record.tallies for name in per_round})
+        row: Row = {
+            "status": "ok",
+            "metrics": to_plain(dict(result.metrics)),
+            "properties": {
+                name: {
+                    "holds": bool(verdict.holds),
+                    "exercised": bool(verdict.exercised),
+                    "kind": result.properties[name].kind,
+                }
+                for name, verdict in result.verdicts.items()
+            },
+            "series": {name: to_plain(record.tally(name)) for name in names},
+            "digest": result.digest,
         }
-    seconds = time.perf_counter() - start
-    record = result.record
-    names = sorted({name for per_round in record.tallies for name in per_round})
-    row = {
-        "metrics": to_plain(dict(result.metrics)),
-        "properties": {
-            name: {
-                "holds": verdict.holds,
-                "exercised": verdict.exercised,
-                "kind": result.properties[name].kind,
-            }
-            for name, verdict in result.verdicts.items()
-        },
-        "series": {name: to_plain(record.tally(name)) for name in names},
-        "digest": result.digest,
-    }
-    row = json.loads(json.dumps(row))  # the exact form a stored row comes back in
-    row["seconds"] = seconds
+    except PluginError as exc:  # a plug-in's bug: the run failed; report what it raised
+        cause = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+        return {"status": "failed", "error": failure(cause), "seconds": time.perf_counter() - start}
+    except ConfigError as exc:
+        return {"status": "invalid", "reason": str(exc)}
+    except BaseException as exc:  # noqa: BLE001 - a run's failure is a result; Ctrl-C is not
+        if _stop.signum is not None:
+            raise
+        return {"status": "failed", "error": failure(exc), "seconds": time.perf_counter() - start}
+    row["seconds"] = time.perf_counter() - start
     return row
 
 
-def run_batch(batch: Sequence[Task]) -> tuple[str, list[tuple[int, Row]]]:
-    """Run a batch of tasks; also return this worker's source digest."""
-    return source_digest(), [(task, run_one(sc)) for task, sc in batch]
+def run_task(task: Task) -> Row:
+    """``run_one``; a run to store becomes ``{"status", "stored": columns}``, its columns
+    (``bft.bench.store.tail``: JSON text and checksum) built where it ran, so a parent
+    with several workers receives little and only inserts it."""
+    row = run_one(attrs.evolve(task.scenario, seed=task.where.seed))
+    if row["status"] in STORED:
+        columns = tail(task.key, task.where, row)
+        return {"status": row["status"], "stored": columns, "seconds": row["seconds"]}
+    return row
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def run_batch(batch: Sequence[Task]) -> tuple[str, Chunk]:
+    """Run a batch of tasks; also return this worker's source digest (for Dask)."""
+    return source_digest(), [(task.index, run_task(task)) for task in batch]
 
 
 # -- executors --------------------------------------------------------------------
 
 
 class _Batcher:
-    """Cuts tasks into batches of about ``target`` seconds of work, by measured run time,
+    """Cuts items into batches of about ``target`` seconds of work, by measured run time,
     and of at most 1/(2 x workers) of what is left, so the last batches end together."""
 
-    def __init__(self, tasks: Sequence[Task], target: float, workers: int = 1) -> None:
-        self.tasks = deque(tasks)
+    def __init__(self, items: Iterable[Any], target: float, workers: int = 1) -> None:
+        self.tasks = deque(items)
         self.target = target
         self.workers = workers
         self.seconds = 0.0
@@ -122,7 +239,7 @@ class _Batcher:
     def __bool__(self) -> bool:
         return bool(self.tasks)
 
-    def next(self) -> list[Task]:
+    def next(self) -> list[Any]:
         if self.runs == 0:
             size = 1
         else:
@@ -139,33 +256,21 @@ class _Batcher:
                 self.runs += 1
 
 
-def serial(tasks: Sequence[Task]) -> Iterator[tuple[int, Row]]:
-    for task, sc in tasks:
-        yield task, run_one(sc)
+def serial(tasks: Sequence[Task]) -> Iterator[Chunk]:
+    for task in tasks:
+        yield [(task.index, run_task(task))]
 
 
-def processes(tasks: Sequence[Task], jobs: int) -> Iterator[tuple[int, Row]]:
+def processes(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
     """Run on ``jobs`` local worker processes; yields rows as batches finish."""
-    batcher = _Batcher(tasks, PROCESS_BATCH_SECONDS, jobs)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
-    running: set[Future[Any]] = set()
+    pool = Workers(tasks, run_task, jobs)
     finished = False
     try:
-        while batcher or running:
-            while batcher and len(running) < 2 * jobs:
-                running.add(pool.submit(run_batch, batcher.next()))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                _, rows = future.result()
-                batcher.observe(rows)
-                yield from rows
+        for chunk in pool.run(_Batcher(range(len(tasks)), PROCESS_BATCH_SECONDS, jobs)):
+            yield [(tasks[i].index, row) for i, row in chunk]
         finished = True
     finally:
-        if not finished:  # interrupted or failed: stop the workers now
-            for worker in list((getattr(pool, "_processes", None) or {}).values()):
-                with contextlib.suppress(Exception):
-                    worker.terminate()
-        pool.shutdown(wait=finished, cancel_futures=True)
+        pool.close(kill=not finished)
 
 
 SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
@@ -186,7 +291,7 @@ def check_address(address: str) -> None:
         raise ConfigError(f"--scheduler {address!r}: expected {scheme}://HOST:PORT")
 
 
-def dask(tasks: Sequence[Task], address: str, timeout: float = 10.0) -> Iterator[tuple[int, Row]]:
+def dask(tasks: Sequence[Task], address: str, timeout: float = 10.0) -> Iterator[Chunk]:
     """Run on the Dask distributed cluster whose scheduler is at ``address``."""
     check_address(address)
     try:
@@ -235,8 +340,8 @@ def dask(tasks: Sequence[Task], address: str, timeout: float = 10.0) -> Iterator
                     f"here {mine}); install the same version on every worker"
                 )
             batcher.observe(rows)
-            yield from rows
             fill()
+            yield rows
     finally:
         with contextlib.suppress(Exception):
             client.close(timeout=2)
@@ -269,6 +374,28 @@ class RunRow:
             "properties": self.properties,
             "digest": self.digest,
         }
+
+
+@attrs.frozen
+class FailedRun:
+    """A run that raised (``error``: type, message, location) or whose worker died
+    (``error["type"]`` is ``"lost"``)."""
+
+    protocol: str
+    adversary: str
+    seed: int
+    key: str
+    error: dict[str, str]
+
+    def describe(self) -> str:
+        e = self.error
+        if e["type"] == "lost":
+            return f"{e['message']} (seed {self.seed})"
+        text = f"{e['type']}: {e['message']}" if e["message"] else e["type"]
+        return f"run raised {text} at {e['location']} (seed {self.seed})"
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -316,11 +443,20 @@ class SweepResult:
     code_version: str
     db: str | None
     seconds: float
-    crashed: int = 0  # cells where a run raised (a bug outside node code), not a bad config
+    crashed: int = 0  # cells where a run raised or its worker died (a bug), not a bad config
+    failures: list[FailedRun] = attrs.Factory(list)
+    damaged: list[Damaged] = attrs.Factory(list)  # stored rows found damaged and run again
 
     @property
     def notes(self) -> list[str]:
         out = list(self.sweep.unavailable)
+        if self.damaged:
+            first = ", ".join(str(d) for d in self.damaged[:3])
+            more = f" and {len(self.damaged) - 3} more" if len(self.damaged) > 3 else ""
+            out.append(
+                f"results database {self.db}: {len(self.damaged)} damaged row(s) ignored "
+                f"and run again: {first}{more}"
+            )
         out += [f"{c.protocol} x {c.adversary}: n/a: {c.error}" for c in self.cells if c.error]
         for c in self.cells:
             refused = c.metrics.get("refused")
@@ -337,30 +473,34 @@ def aggregate(cell: Cell, rows: Sequence[RunRow], error: str | None) -> CellResu
     label_p, label_a = cell.protocol.label, cell.adversary.label
     if error is not None:
         return CellResult(label_p, label_a, cell.protocol_name, 0, {}, {}, error)
-    names: list[str] = []
+    values: dict[str, list[Any]] = {}  # metric -> its numeric values, in row order
     for row in rows:
-        names += [m for m in row.metrics if m not in names]
-    metrics = {
-        name: summarize(
-            v if isinstance(v, int | float) else None
-            for v in (row.metrics.get(name) for row in rows)
-        )
-        for name in names
-    }
-    props: dict[str, PropertyCount] = {}
+        for name, v in row.metrics.items():
+            column = values.get(name)
+            if column is None:
+                column = values[name] = []
+            if isinstance(v, int | float):
+                column.append(v)
+    metrics = {name: summarize(column) for name, column in values.items()}
+    counts: dict[str, list[Any]] = {}  # name -> [kind, runs, violated, exercised]
     for row in rows:
         for name, verdict in row.properties.items():
-            old = props.get(name, PropertyCount(verdict["kind"], 0, 0, 0))
-            props[name] = PropertyCount(
-                old.kind,
-                old.runs + 1,
-                old.violated + (not verdict["holds"]),
-                old.exercised + bool(verdict["exercised"]),
-            )
+            count = counts.get(name)
+            if count is None:
+                count = counts[name] = [verdict["kind"], 0, 0, 0]
+            count[1] += 1
+            count[2] += not verdict["holds"]
+            count[3] += bool(verdict["exercised"])
+    props = {name: PropertyCount(*count) for name, count in counts.items()}
     violating = sum(any(not v["holds"] for v in row.properties.values()) for row in rows)
     return CellResult(
         label_p, label_a, cell.protocol_name, len(rows), metrics, props, None, violating
     )
+
+
+def _stale(row: Row, cell: Cell, seed: int, version: str) -> bool:
+    """A stored row whose own record disagrees with the key it is stored under."""
+    return row["seed"] != seed or row["code_version"] != version or row["config"] != cell.config
 
 
 def run_sweep(
@@ -388,6 +528,7 @@ def run_sweep(
             f"no cell of the sweep can run; {first.protocol.label} x {first.adversary.label}: {first.error}"
         )
     store = Store(db or ":memory:")
+    ran = 0
     try:
         plan: list[tuple[Cell, int, str]] = [
             (cell, seed, cell.key(seed, version))
@@ -395,88 +536,151 @@ def run_sweep(
             if cell.error is None
             for seed in sweep.seeds
         ]
-        stored = store.get(key for _, _, key in plan)
+        stored, damaged = store.get(key for _, _, key in plan)
+        for cell, seed, key in plan:
+            if key in stored and _stale(stored[key], cell, seed, version):
+                del stored[key]
+                damaged.append(
+                    Damaged(
+                        key, "its configuration, seed or code version is not the one its key names"
+                    )
+                )
         rows: dict[int, Row] = {
             i: stored[key] for i, (_, _, key) in enumerate(plan) if key in stored
         }
+        reused = len(rows)
         tasks = [
-            (i, attrs.evolve(cell.scenario, seed=seed))
+            Task(
+                i,
+                cell.scenario,
+                key,
+                Where(cell.scenario.name, cell.protocol_name, seed, version, cell.config_text),
+            )
             for i, (cell, seed, key) in enumerate(plan)
             if key not in stored
         ]
-        if scheduler:
-            source: Iterator[tuple[int, Row]] = dask(tasks, scheduler, scheduler_timeout)
-        elif jobs > 1 and len(tasks) > 1:
-            source = processes(tasks, jobs)
-        else:
-            source = serial(tasks)
-        errors: dict[int, str] = {}
-        crashed: set[int] = set()
+        by_index = {task.index: task for task in tasks}
         bar = Progress(len(tasks), enabled=progress)
-        ran = 0
-        try:
-            for task, row in source:
-                cell, seed, key = plan[task]
-                if "error" in row:
-                    errors.setdefault(cell.index, row["error"])
-                    if row.get("crashed"):
-                        crashed.add(cell.index)
-                else:
-                    store.put(
-                        key,
-                        scenario=cell.scenario.name,
-                        protocol=cell.protocol_name,
-                        seed=seed,
-                        code_version=version,
-                        config=cell.config or {},
-                        row=row,
-                    )
-                    rows[task] = row
-                    ran += 1
-                bar.advance()
-        finally:
-            bar.close()
-            if hasattr(source, "close"):
-                source.close()
+        pending: list[tuple[Any, ...]] = []
+        last = time.monotonic()
+
+        def flush() -> None:
+            nonlocal ran, last
+            store.insert(pending)
+            ran += len(pending)
+            pending.clear()
+            last = time.monotonic()
+
+        with interruptible():
+            if scheduler:
+                source: Iterator[Chunk] = dask(tasks, scheduler, scheduler_timeout)
+            elif jobs > 1 and tasks:
+                source = processes(tasks, min(jobs, len(tasks)))
+            else:
+                source = serial(tasks)
+            stopped: Interrupted | None = None
+            try:
+                for chunk in source:
+                    for index, row in chunk:
+                        columns = row.get("stored")
+                        if columns is not None:
+                            task = by_index[index]
+                            pending.append((*head(task.key, task.where), *columns))
+                            row = parse_tail(columns)
+                        rows[index] = row
+                    if time.monotonic() - last >= FLUSH_SECONDS:
+                        flush()
+                    bar.advance(len(chunk))
+            except Interrupted as exc:
+                stopped = exc
+            finally:
+                bar.close()
+                source.close()  # the workers are stopped before anything else
+            flush()  # after an interrupt too: every finished run is kept
+            if stopped is not None:
+                stopped.stored, stopped.db = ran, db
+                raise stopped
     finally:
         store.close()
-    if not crashed and all(cell.error or cell.index in errors for cell in cells):
-        first = cells[0]
-        raise ConfigError(
-            f"no cell of the sweep can run; {first.protocol.label} x {first.adversary.label}: "
-            f"{first.error or errors[first.index]}"
-        )
-    ordered: list[RunRow] = []
-    by_cell: dict[int, list[RunRow]] = {}
+    return _result(sweep, cells, plan, rows, reused, ran, version, db, start, damaged)
+
+
+def _result(
+    sweep: Sweep,
+    cells: list[Cell],
+    plan: list[tuple[Cell, int, str]],
+    rows: dict[int, Row],
+    reused: int,
+    ran: int,
+    version: str,
+    db: str | None,
+    start: float,
+    damaged: list[Damaged],
+) -> SweepResult:
+    """Aggregate in sweep order: what a cell shows does not depend on completion order."""
+    by_cell: dict[int, list[tuple[int, str, Row]]] = {}
     for i, (cell, seed, key) in enumerate(plan):
-        if i not in rows or cell.index in errors:
-            continue
-        row = rows[i]
-        run_row = RunRow(
-            cell.protocol.label,
-            cell.adversary.label,
-            seed,
-            key,
-            row["metrics"],
-            row["properties"],
-            row["digest"],
-            row["series"],
-            row["seconds"],
+        if i in rows:
+            by_cell.setdefault(cell.index, []).append((seed, key, rows[i]))
+    ordered: list[RunRow] = []
+    failures: list[FailedRun] = []
+    results = []
+    crashed = 0
+    for cell in cells:
+        runs = by_cell.get(cell.index, [])
+        label_p, label_a = cell.protocol.label, cell.adversary.label
+        good = [
+            RunRow(
+                label_p,
+                label_a,
+                seed,
+                key,
+                row["metrics"],
+                row["properties"],
+                row["digest"],
+                row["series"],
+                row["seconds"],
+            )
+            for seed, key, row in runs
+            if row["status"] == "ok"
+        ]
+        bad = [
+            FailedRun(
+                label_p,
+                label_a,
+                seed,
+                key,
+                row["error"]
+                if row["status"] == "failed"
+                else {"type": "lost", "message": row["reason"], "location": "unknown"},
+            )
+            for seed, key, row in runs
+            if row["status"] in ("failed", "lost")
+        ]
+        invalid = [row["reason"] for _, _, row in runs if row["status"] == "invalid"]
+        error = cell.error or (invalid[0] if invalid else None)
+        if error is None and bad:
+            crashed += 1
+            error = f"{len(bad)} of {len(runs)} runs failed; first: {bad[0].describe()}"
+        failures += bad
+        if error is None:
+            ordered += good
+        results.append(aggregate(cell, good, error))
+    if not crashed and all(c.error for c in results):
+        first = results[0]
+        raise ConfigError(
+            f"no cell of the sweep can run; {first.protocol} x {first.adversary}: {first.error}"
         )
-        ordered.append(run_row)
-        by_cell.setdefault(cell.index, []).append(run_row)
-    results = [
-        aggregate(cell, by_cell.get(cell.index, []), cell.error or errors.get(cell.index))
-        for cell in cells
-    ]
     return SweepResult(
         sweep,
         results,
         ordered,
-        len(stored),
+        reused,
         ran,
         version,
         db,
         time.monotonic() - start,
-        len(crashed),
+        crashed,
+        failures,
+        damaged,
     )

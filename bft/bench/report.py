@@ -110,6 +110,8 @@ def footer(result: SweepResult) -> str:
         f"{result.reused} stored{where}, {result.ran} run now in {result.seconds:.1f} s; "
         f"code {result.code_version}"
     )
+    if result.failures:
+        text += f"; {len(result.failures)} runs failed (see the n/a cells)"
     return text
 
 
@@ -152,12 +154,14 @@ def render(
             "unavailable": list(result.sweep.unavailable),
             "notes": result.notes,
             "cells": [c.to_json() for c in result.cells],
+            "failed_runs": [f.to_json() for f in result.failures],
+            "damaged_rows": [{"key": d.key, "reason": d.reason} for d in result.damaged],
         }
         if rows:
             payload["rows"] = [r.to_json() for r in result.rows]
         return json.dumps(payload, indent=2)
     if rows:
-        return _render_rows(result, fmt)
+        return _render_rows(result, fmt, shown_metrics(result, metrics) if metrics else ())
     if fmt == "csv":
         names = all_metrics(result)
         props: list[str] = []
@@ -180,8 +184,8 @@ def render(
     return "\n".join(lines)
 
 
-def _render_rows(result: SweepResult, fmt: str) -> str:
-    names = all_metrics(result)
+def _render_rows(result: SweepResult, fmt: str, metrics: Sequence[str] = ()) -> str:
+    names = list(metrics) or all_metrics(result)
     flat = []
     for r in result.rows:
         item: dict[str, Any] = {"protocol": r.protocol, "adversary": r.adversary, "seed": r.seed}

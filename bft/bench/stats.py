@@ -53,7 +53,7 @@ class Summary:
 
 
 def summarize(values: Iterable[float | int | bool | None]) -> Summary:
-    xs = [float(v) for v in values if v is not None and not _is_nan(v)]
+    xs = [x for x in (float(v) for v in values if v is not None) if x == x]  # NaN != NaN
     k = len(xs)
     if k == 0:
         return Summary(None, None, 0)
@@ -64,7 +64,3 @@ def summarize(values: Iterable[float | int | bool | None]) -> Summary:
         return Summary(xs[0], 0.0, k)
     var = math.fsum((x - mean) ** 2 for x in xs) / (k - 1)
     return Summary(mean, t975(k - 1) * math.sqrt(var) / math.sqrt(k), k)
-
-
-def _is_nan(v: float | int | bool) -> bool:
-    return isinstance(v, float) and math.isnan(v)

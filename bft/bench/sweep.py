@@ -124,13 +124,15 @@ class Cell:
     protocol_name: str
     config: Mapping[str, Any] | None
     error: str | None = None
+    # ``config`` as canonical JSON (sorted keys, no spaces): what is stored and hashed.
+    config_text: str = attrs.field(default="null", eq=False, repr=False)
 
     def key(self, seed: int, code_version: str) -> str:
-        """The storage key of this cell's run with ``seed`` under ``code_version``."""
-        blob = json.dumps(
-            {"config": self.config, "seed": seed, "code": code_version},
-            sort_keys=True,
-            separators=(",", ":"),
+        """The storage key of this cell's run with ``seed`` under ``code_version``: SHA-256
+        of the canonical JSON of ``{"code": ..., "config": ..., "seed": ...}`` (written out
+        here, keys in sorted order, so that the configuration is encoded once per cell)."""
+        blob = (
+            f'{{"code":{json.dumps(code_version)},"config":{self.config_text},"seed":{int(seed)}}}'
         )
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -188,8 +190,8 @@ def _make_cell(index: int, base: Scenario, p: ProtocolEntry, a: AdversaryEntry) 
         "trace": sc.trace,
     }
     # Round-trip through JSON so the stored form and the hashed form are the same.
-    config = json.loads(json.dumps(config, sort_keys=True))
-    return Cell(index, p, a, sc, prepared.spec.name, config)
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return Cell(index, p, a, sc, prepared.spec.name, json.loads(text), None, text)
 
 
 # -- parsing ------------------------------------------------------------------------
@@ -225,38 +227,89 @@ def parse_adversary(text: str) -> AdversaryEntry:
     return AdversaryEntry(text, tuple(c for c in configs if c.name != "none"))
 
 
+SEED_LIMIT = 2**63  # seeds are stored as SQLite's 64-bit signed integers
+FASTEST_RUN = 0.001  # seconds: no run is faster, so a sweep of N runs takes at least N ms
+
+
+def _duration(seconds: float) -> str:
+    units = (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60))
+    for unit, size in units:
+        if seconds >= size:
+            return f"{seconds / size:,.1f} {unit}"
+    return f"{seconds:.1f} seconds"
+
+
+def too_many(what: str, count: int) -> ConfigError:
+    """The error for a sweep of more than ``MAX_RUNS`` runs, saying how long it would take."""
+    return ConfigError(
+        f"{what}: {count:,} runs, more than the {MAX_RUNS:,} a sweep may have "
+        f"(even at {FASTEST_RUN * 1000:g} ms a run that is {_duration(count * FASTEST_RUN)}); "
+        "use fewer seeds or split the sweep"
+    )
+
+
+MAX_ROUNDS = 1_000_000
+FASTEST_ROUNDS = 100_000  # rounds a second: no protocol runs faster on the engine
+
+
+def check_rounds(rounds: int | None, source: str = "--rounds") -> None:
+    """At most ``MAX_ROUNDS`` rounds a run (a bigger value is a typo or a run of days)."""
+    if rounds is not None and rounds > MAX_ROUNDS:
+        raise ConfigError(
+            f"{source} {rounds:,}: more than the {MAX_ROUNDS:,} rounds a run may have "
+            f"(even at {FASTEST_ROUNDS:,} rounds a second one run would take "
+            f"{_duration(rounds / FASTEST_ROUNDS)})"
+        )
+
+
 def parse_seeds(value: Any, source: str = "--seeds") -> tuple[int, ...]:
-    """An int N (seeds 0..N-1), ``"A..B"`` (inclusive), ``"1,5,9"`` or a list of ints."""
+    """An int N (seeds 0..N-1), ``"A..B"`` (inclusive), ``"1,5,9"`` or a list of ints.
+
+    Sizes are checked before anything is built: at most ``MAX_RUNS`` seeds, each a
+    64-bit signed integer.
+    """
+    bad = ConfigError(f"{source}: expected N, A..B or a list like 1,5,9 (got {value!r})")
     if isinstance(value, str):
         text = value.strip()
         if ".." in text:
-            lo, _, hi = text.partition("..")
+            lo_text, _, hi_text = text.partition("..")
             try:
-                seeds = tuple(range(int(lo), int(hi) + 1))
+                lo, hi = int(lo_text), int(hi_text)
             except ValueError:
-                raise ConfigError(
-                    f"{source}: expected N, A..B or a list like 1,5,9 (got {value!r})"
-                ) from None
+                raise bad from None
+            if hi - lo + 1 > MAX_RUNS:
+                raise too_many(f"{source} {text}", hi - lo + 1)
+            seeds = tuple(range(lo, hi + 1))
         else:
             try:
                 parts = [int(p) for p in text.split(",") if p.strip()]
             except ValueError:
-                raise ConfigError(
-                    f"{source}: expected N, A..B or a list like 1,5,9 (got {value!r})"
-                ) from None
-            seeds = tuple(range(parts[0])) if len(parts) == 1 and "," not in text else tuple(parts)
+                raise bad from None
+            if len(parts) == 1 and "," not in text:
+                return parse_seeds(parts[0], source)
+            seeds = tuple(parts)
     elif isinstance(value, bool):
         raise ConfigError(f"{source}: expected a number of seeds or a list (got {value!r})")
     elif isinstance(value, int):
         if value < 0:
             raise ConfigError(f"{source}: the number of seeds must be >= 0 (got {value})")
+        if value > MAX_RUNS:
+            raise too_many(f"{source} {value}", value)
         seeds = tuple(range(value))
     elif isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
+        if len(value) > MAX_RUNS:
+            raise too_many(source, len(value))
         seeds = tuple(value)
     else:
         raise ConfigError(f"{source}: expected a number of seeds or a list of ints (got {value!r})")
+    outside = [s for s in seeds if not -SEED_LIMIT <= s < SEED_LIMIT]
+    if outside:
+        raise ConfigError(
+            f"{source}: seed {outside[0]} is out of range (seeds are 64-bit signed integers, "
+            f"{-SEED_LIMIT} to {SEED_LIMIT - 1})"
+        )
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"{source}: seeds repeat (got {value!r})")
     return seeds
@@ -389,7 +442,10 @@ def build(
         raise ConfigError(f"empty sweep: no {' and no '.join(empty)} to run{why}")
     total = len(plist) * len(alist) * len(seeds)
     if total > MAX_RUNS:
-        raise ConfigError(f"sweep has {total:,} runs (more than {MAX_RUNS:,}); use fewer seeds")
+        raise too_many(
+            f"the sweep ({len(plist)} protocols x {len(alist)} adversaries x {len(seeds)} seeds)",
+            total,
+        )
     return Sweep(
         name or base.name,
         base,
@@ -456,6 +512,7 @@ def from_mapping(data: Mapping[str, Any], name: str, source: str) -> Sweep:
     signatures = data.get("signatures")
     if rounds is not None and (not isinstance(rounds, int) or isinstance(rounds, bool)):
         raise ConfigError(f"{source}: field 'rounds' must be an integer (got {rounds!r})")
+    check_rounds(rounds, f"{source}: field 'rounds'")
     if signatures is not None and signatures not in ("real", "ideal"):
         raise ConfigError(f"{source}: field 'signatures' must be 'real' or 'ideal'")
     # Sweep-level parameters are common ones: a protocol that does not declare one ignores it.

@@ -8,19 +8,30 @@ The argument is a sweep file (by name from ``benchmarks/sweeps/`` or a
 path) or a scenario to use as the base; ``--protocols``, ``--adversaries``
 and ``--seeds`` replace the sweep's lists. The exit status is 0 when the
 sweep completes (property violations are results, shown in the table), 1
-when a run raised an exception (a bug; its cell shows n/a and the reason), 2
-for bad input, 130 when interrupted (finished runs are kept in ``--db``).
+when a run raised an exception (a bug; its cell shows n/a and the reason,
+and the exception's type, message and location are stored in ``--db``), 2
+for bad input, 130 when interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM
+(the workers are stopped; finished runs are kept in ``--db``).
+
+An option that only refines another (``--plot-metric`` refines ``--plot``,
+``--series`` and ``--cells`` refine ``--plot-series``,
+``--scheduler-timeout`` refines ``--scheduler``, ``--metrics`` the table and
+Markdown columns or the plot) is refused without it, rather than silently
+ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from bft.core.errors import ConfigError
 from bft.run import scenario as scenarios
 
 DEFAULT_TARGET = "headline"
+DEFAULT_SCHEDULER_TIMEOUT = 10.0
+MAX_SCHEDULER_TIMEOUT = 3600.0
 
 
 def bench_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,10 +65,9 @@ def bench_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scheduler-timeout",
-        type=float,
-        default=10.0,
         metavar="S",
-        help="seconds to wait for the Dask scheduler and a worker (default 10)",
+        help="seconds to wait for the Dask scheduler and a worker "
+        f"(default {DEFAULT_SCHEDULER_TIMEOUT:g})",
     )
     p.add_argument(
         "--db", metavar="FILE", help="SQLite file: store every run, reuse stored ones (resume)"
@@ -154,20 +164,70 @@ def sweep_from_args(args: argparse.Namespace):  # noqa: ANN201 - a bft.bench.Swe
     return sweeps.build(base, protocols, adversaries, seeds)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from bft.bench import report
-    from bft.bench.execute import check_address, run_sweep
-    from bft.bench.sweep import split_specs
-    from bft.tools import plot
+# An option that only refines another: (option, its attribute, the option it needs, why).
+REFINES = (
+    ("--plot-metric", "plot_metric", "plot", "--plot FILE", "it chooses the heat map's metric"),
+    ("--series", "series", "plot_series", "--plot-series FILE", "it chooses the plotted tally"),
+    ("--cells", "cells", "plot_series", "--plot-series FILE", "it chooses the plotted cells"),
+    (
+        "--scheduler-timeout",
+        "scheduler_timeout",
+        "scheduler",
+        "--scheduler tcp://HOST:PORT",
+        "it bounds the wait for a Dask scheduler",
+    ),
+)
 
+
+def check_options(args: argparse.Namespace) -> float:
+    """Refuse option values and combinations that cannot do what they say, before any run;
+    return the scheduler timeout."""
+    from bft.bench.execute import check_address
+    from bft.bench.sweep import check_rounds
+
+    for option, attr, needs, spelled, why in REFINES:
+        if getattr(args, attr) is not None and not getattr(args, needs):
+            raise ConfigError(f"{option} does nothing without {spelled} ({why}); add {spelled}")
+    if args.metrics is not None and args.fmt in ("csv", "json") and not args.plot:
+        raise ConfigError(
+            f"--metrics does nothing with --format {args.fmt} (it carries every metric) "
+            "unless --plot FILE is given; drop --metrics or add --plot FILE"
+        )
+    for option, value, what in (
+        ("--db", args.db, "a file name"),
+        ("--code-version", args.code_version, "a version text"),
+    ):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{option} is empty: give {what} or leave the option out")
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1 (got {args.jobs})")
     if args.scheduler and args.jobs > 1:
         raise ConfigError("--jobs and --scheduler exclude each other: Dask decides the workers")
     if args.scheduler:
         check_address(args.scheduler)
-    if args.scheduler_timeout <= 0:
-        raise ConfigError(f"--scheduler-timeout must be positive (got {args.scheduler_timeout})")
+    timeout = DEFAULT_SCHEDULER_TIMEOUT
+    if args.scheduler_timeout is not None:
+        text = args.scheduler_timeout
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ConfigError(f"--scheduler-timeout {text!r}: expected seconds, e.g. 10") from None
+        if not math.isfinite(timeout) or not 0 < timeout <= MAX_SCHEDULER_TIMEOUT:
+            raise ConfigError(
+                f"--scheduler-timeout {text!r}: expected a number of seconds above 0 and at "
+                f"most {MAX_SCHEDULER_TIMEOUT:g}"
+            )
+    check_rounds(args.rounds)
+    return timeout
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bft.bench import report
+    from bft.bench.execute import Interrupted, run_sweep
+    from bft.bench.sweep import split_specs
+    from bft.tools import plot
+
+    timeout = check_options(args)
     sweep = sweep_from_args(args)
     cells = None
     if args.cells:
@@ -184,15 +244,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for note in sweep.unavailable:
         print(f"bft bench: unavailable: {note}", file=sys.stderr)
     progress = {"auto": None, "always": True, "never": False}[args.progress]
-    result = run_sweep(
-        sweep,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
-        db=args.db,
-        version=args.code_version,
-        progress=progress,
-        scheduler_timeout=args.scheduler_timeout,
-    )
+    try:
+        result = run_sweep(
+            sweep,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            db=args.db,
+            version=args.code_version,
+            progress=progress,
+            scheduler_timeout=timeout,
+        )
+    except Interrupted as stop:
+        if stop.db:
+            kept = f"{stop.stored} runs finished and stored in {stop.db}; run the same command to resume"
+        else:
+            kept = f"{stop.stored} runs finished, not kept (no --db)"
+        print(f"bft: interrupted by {stop.name}; {kept}", file=sys.stderr)
+        return 128 + stop.signum
     requested = split_specs(args.metrics) if args.metrics else []
     print(report.render(result, args.fmt, requested, rows=args.rows))
     if args.fmt in ("csv", "json"):
