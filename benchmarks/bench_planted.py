@@ -120,12 +120,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 
     def med(rs: list[dict[str, Any]], key: str) -> str:
         found = [r[key] for r in rs if r["found"]]
+        if not rs:
+            return "-"
         if not found or len(found) * 2 < len(rs):
             return f"not found in {len(rs) - len(found)} of {len(rs)}"
         return f"{statistics.median(found):g}"
 
     for name in names:
-        s1, rnd, s2 = (by.get((name, m), []) for m in MODES)
+        s1, s2, rnd = (by.get((name, m), []) for m in MODES)
         first = (s1 or s2 or rnd)[0]
         reported = sorted({r["property"] for r in s1 + s2 if r["found"]})
         good = sum(1 for r in s1 if r["found"] and r["property"] in r["expected"])

@@ -302,3 +302,23 @@ def test_a_lagging_replica_is_sent_the_decisions_its_suspect_shows_it_lacks() ->
     engine.out.clear()
     ahead.on_round(engine.ctxs[1], [(0, keys.sign(0, Suspect(2, 0, 2)))])  # not behind
     assert not [m for _, _, m in engine.out if isinstance(m, Decided)]
+
+
+FOUND_BY_SEARCH = Path(__file__).resolve().parent / "regressions" / "fab-found-by-search.toml"
+
+
+def test_the_violation_the_search_found_replays_and_the_fix_holds(capsys) -> None:
+    """What `bft check fab-view-change` found on its own (docs/known-bugs.md): the
+    lone-proof strategy and replica 3 cut off before GST."""
+    from bft.cli import main
+
+    assert main(["replay", str(FOUND_BY_SEARCH)]) == 1  # the digest matches, and it fails
+    assert "liveness-after-gst" in capsys.readouterr().out
+    loaded = scenario.load(str(FOUND_BY_SEARCH))
+    published = run(loaded)
+    assert published.beyond_bound is None and sorted(published.record.corrupted) == [0]
+    assert published.violated == ["liveness-after-gst"]
+    assert published.metrics["stuck_views"] >= 1 and published.metrics["committed"] == 0
+    fixed = run(scenario.with_overrides(loaded, protocol="fab-fixed"))
+    assert fixed.ok, fixed.violated
+    assert fixed.metrics["committed"] == 8 and fixed.metrics["stuck_views"] == 0

@@ -74,6 +74,9 @@ def test_any_bytes_as_a_file_are_handled(
         ["check", "byzantine-generals", "--seconds", "nan"],
         ["check", "byzantine-generals", "--out", "/nonexistent/dir/cex.toml"],
         ["show", "/dev/null"],
+        ["show", "a\x00b", "--nodes", "0-3"],  # found by bench_fuzz: a NUL byte in a name
+        ["replay", "a\x00b.toml"],
+        ["run", "byzantine-generals", "--isolate", "a\x00b.py:Snoop"],
     ],
 )
 def test_the_audits_inputs_are_refused_with_one_line(argv: list[str]) -> None:

@@ -54,6 +54,7 @@ WRONG = [
     (1, "lab1/wrong/global_counter.py", "a storm", "in 3 processes instead of one"),
     (1, "lab1/wrong/global_random.py", "a storm", "in 3 processes instead of one"),
     (1, "lab1/wrong/memory_bomb.py", LOAD, "raised MemoryError while loading"),
+    (1, "lab1/wrong/patch_environment.py", "leaves the testbed alone", "changes the project's"),
     # lab 2: wrong logic, knowledge leaks (params, class state, files, gc), patching the
     # grader, SystemExit at import, KeyboardInterrupt and an endless loop at run time
     (2, "lab2/wrong/no_relay.py", "traitorous commander sends different", "agreement violated"),

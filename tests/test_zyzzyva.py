@@ -768,3 +768,22 @@ def test_a_search_of_the_declared_fault_model_finds_nothing_against_the_fix(
     args = ["check", name, "--protocol", "zyzzyva-fixed", "--examples", "150", "--out", str(out)]
     assert main(args) == 0
     assert not out.exists()
+
+
+FOUND_BY_SEARCH = ROOT / "tests" / "regressions" / "zyzzyva-found-by-search.toml"
+
+
+def test_the_violation_the_search_found_replays_and_the_fix_holds(capsys) -> None:
+    """What `bft check zyzzyva-view-change` found on its own (docs/known-bugs.md): the
+    stale-certificate strategy and one partition of the view-1 primary before GST."""
+    from bft.cli import main
+
+    assert main(["replay", str(FOUND_BY_SEARCH)]) == 1  # the digest matches, and it fails
+    out = capsys.readouterr().out
+    assert "agreement" in out and "VIOLATED" in out
+    loaded = scenario.load(str(FOUND_BY_SEARCH))
+    result = run(loaded)
+    assert result.beyond_bound is None and sorted(result.record.corrupted) == [0]
+    assert "completed request" in result.verdicts["agreement"].witness
+    fixed = run(scenario.with_overrides(loaded, protocol="zyzzyva-fixed"))
+    assert fixed.ok, fixed.violated

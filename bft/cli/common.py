@@ -47,6 +47,64 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
         "--signatures", choices=("real", "ideal"), help="Ed25519 or the ideal functionality"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_isolate(parser)
+
+
+def add_isolate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--isolate",
+        action="append",
+        default=[],
+        metavar="FILE.py:CLASS",
+        help="register the adversary class CLASS of an untrusted file, run in a sandboxed "
+        "process of its own for each run, where only the adversary interface exists "
+        "(repeatable; use it by its name, e.g. --adversary NAME)",
+    )
+
+
+def register_isolated(items: Sequence[str]) -> list[str]:
+    """``--isolate FILE.py:CLASS``: register each named adversary class as a hosted one
+    (``bft.tools.hosted``): the file is loaded only in sandbox workers, never here, and
+    every instance talks to the run through the real controls from a worker of its own,
+    so it holds no reference to the engine, its envelopes or its keys. Returns the names
+    registered."""
+    import re
+    from pathlib import Path
+
+    from bft.core import registry
+
+    names = []
+    for item in items:
+        path, colon, cls = item.rpartition(":")
+        if not colon or not path or not cls.isidentifier():
+            raise ConfigError(
+                f"--isolate {item!r}: expected FILE.py:CLASS (an Adversary subclass defined in "
+                "that file)"
+            )
+        if not Path(path).is_file():
+            raise ConfigError(f"--isolate {item!r}: no such file {path!r}")
+        module = "isolated_" + re.sub(r"\W", "_", Path(path).stem)
+        names.append(_register_hosted(registry, path, module, cls, item))
+    return names
+
+
+def _register_hosted(registry: Any, path: str, module: str, cls: str, item: str) -> str:
+    from bft.tools.hosted import hosted_adversary_class
+    from bft.tools.sandbox import Limits, Worker
+
+    def worker_for() -> Worker:
+        worker = Worker(Limits(call_seconds=10.0, cpu_seconds=600))
+        worker.load(path, module)
+        return worker
+
+    try:
+        hosted = hosted_adversary_class(worker_for, cls)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the untrusted file's failure, in one line
+        raise ConfigError(f"--isolate {item!r}: {exc}") from None
+    registry.register("adversary", hosted.name, hosted)
+    return hosted.name
 
 
 def parse_params(items: Sequence[str], nodes: int | None) -> dict[str, Any]:
@@ -62,6 +120,7 @@ def parse_params(items: Sequence[str], nodes: int | None) -> dict[str, Any]:
 
 
 def scenario_from_args(args: argparse.Namespace) -> scenario.Scenario:
+    register_isolated(getattr(args, "isolate", ()))
     base = scenario.load(args.scenario)
     adversaries = None
     if args.adversary:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bft.cli.common import EXIT_OK, add_overrides, emit, scenario_from_args
+from bft.cli.common import (
+    EXIT_OK,
+    add_isolate,
+    add_overrides,
+    emit,
+    register_isolated,
+    scenario_from_args,
+)
 from bft.core import registry
 from bft.core.errors import ConfigError
 from bft.run import scenario
@@ -18,6 +25,7 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file")
+    add_isolate(parser)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--trace",
@@ -60,6 +68,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.trace is not None:
         check_output(args.trace, "--trace")
+    register_isolated(args.isolate)
     loaded = scenario.load(args.file)
     replay = loaded.replay
     for key in replay:

@@ -343,6 +343,8 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any
         handle = open(path, "rb")  # noqa: SIM115 - closed by the generator, or below
     except OSError as exc:
         raise ConfigError(f"cannot read trace file {name!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the name (possible from Python, not from a shell)
+        raise ConfigError(f"cannot read trace file {name!r}: not a valid file name") from None
 
     def line(number: int) -> bytes:
         try:

@@ -803,8 +803,8 @@ class Searcher:
         """A run that breaks only liveness may be the symptom of a safety bug (a primary
         that loses a quorum stalls before it forks). Before reporting it, search on for a
         violation of a safety property, around that run, for as long again as finding it
-        took (at least 10 s or 200 schedules), within the budget; report the liveness
-        violation only if none turns up."""
+        took (at least 10 s and a third of a time budget, or 200 schedules), within the
+        budget; report the liveness violation only if none turns up."""
         if found is None:
             return None
         safety = self.safety_properties()
@@ -824,7 +824,7 @@ class Searcher:
         else:  # a budget in time: as long again, within it
             more = None
             spent = time.perf_counter() - start
-            phase_deadline = time.time() + max(10.0, spent)
+            phase_deadline = time.time() + max(10.0, spent, (seconds or 0.0) / 3)
             if deadline is not None:
                 phase_deadline = min(phase_deadline, deadline)
             if phase_deadline <= time.time():

@@ -101,8 +101,6 @@ DETECTOR_PARAMS: tuple[Param, ...] = (
     ),
 )
 
-DETECTOR_NAMES = tuple(p.name for p in DETECTOR_PARAMS)
-
 
 @attrs.frozen
 class SwimConfig:

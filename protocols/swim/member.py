@@ -56,7 +56,6 @@ from bft.protocols.swim.gossip import GossipQueue
 from bft.protocols.swim.messages import Ack, Alive, Dead, Nack, Ping, PingReq, Suspect
 
 ALIVE, SUSPECT, DEAD = 0, 1, 2
-STATUS_NAMES = ("alive", "suspect", "dead")
 NEVER = 1 << 62
 
 
@@ -138,13 +137,6 @@ class SwimMember:
     def status(self, member: int) -> int:
         entry = self.view.get(member)
         return ALIVE if entry is None else entry[0]
-
-    def believed_alive(self, member: int) -> bool:
-        """Alive or merely suspected (SWIM keeps using suspects until confirmed dead)."""
-        if member == self.me:
-            return True
-        entry = self.view.get(member)
-        return entry is None or entry[0] != DEAD
 
     @property
     def multiplier(self) -> int:

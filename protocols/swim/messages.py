@@ -45,9 +45,6 @@ class Dead:
     KIND = "dead"
 
 
-MEMBERSHIP_UPDATES = (Alive, Suspect, Dead)
-
-
 @attrs.frozen
 class Ping:
     """A direct probe; ``updates`` are piggybacked gossip."""
