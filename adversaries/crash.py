@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from bft.adversaries.generic import TARGET_PARAMS, pick_targets
 from bft.core.adversary import Adversary, RoundControl, SetupControl
@@ -13,7 +13,7 @@ from bft.core.params import Param
 class Crash(Adversary):
     name = "crash"
     summary = "crash-stop: the chosen nodes stop at round 'at' and never return"
-    params = (
+    params: ClassVar[tuple[Param, ...]] = (
         *TARGET_PARAMS,
         Param("at", int, default=0, doc="round at which the nodes crash", min=0),
     )

@@ -8,7 +8,7 @@ silently stronger adversary.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from bft.adversaries.generic import TARGET_PARAMS, pick_targets
 from bft.core.adversary import Adversary, Envelope, SetupControl, TrafficControl
@@ -73,7 +73,7 @@ class Partition(_Windowed):
 
 
 class _Random(_Windowed):
-    params = (
+    params: ClassVar[tuple[Param, ...]] = (
         *TARGET_PARAMS,
         *WINDOW,
         Param(

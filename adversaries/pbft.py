@@ -151,9 +151,9 @@ class EquivocatingPrimary(Adversary):
                 key = (body.view, body.seq)
                 real = self.real.get(key)
                 if real is not None and body.digest == real:
-                    alt = self.alt.get(key)
-                    if alt is not None:
-                        new = _resign(ctl, env.src, attrs.evolve(body, digest=alt[0]))
+                    other = self.alt.get(key)
+                    if other is not None:
+                        new = _resign(ctl, env.src, attrs.evolve(body, digest=other[0]))
                         if new is not None:
                             ctl.replace(env, new)
 

@@ -25,7 +25,7 @@ is how a search tells which faults actually bit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
 from bft.core.errors import ConfigError
@@ -82,7 +82,7 @@ class ScheduleAdversary(Adversary):
         #: the round after which the schedule's faults are over (None: some never end),
         #: noted as 'trigger-end' so that recovery properties are judged after it
         ends = [run.kind.ends(run.action) for run in runs]
-        self.trigger_end = None if not ends or None in ends else max(ends)
+        self.trigger_end = None if not ends or None in ends else max(cast(list[int], ends))
 
     def setup(self, ctl: SetupControl) -> None:
         for run in sorted(self.runs, key=lambda r: r.index):

@@ -12,13 +12,15 @@ states its own validity and uses ``first_wrong_decision`` for the check.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bft.core.properties import Property, Verdict
 from bft.core.record import RunRecord
 
 
-def decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
-    """Per node, its ``decide`` outputs as (round, value)."""
-    out: dict[int, list[tuple[int, int]]] = {}
+def decisions(record: RunRecord) -> dict[int, list[tuple[int, Any]]]:
+    """Per node, its ``decide`` outputs as (round, value) (the value as output, None if absent)."""
+    out: dict[int, list[tuple[int, Any]]] = {}
     for o in record.outputs_named("decide"):
         out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out

@@ -83,6 +83,7 @@ class General(Node):
     def on_round(self, ctx: Context, inbox: Inbox) -> None:
         if self.me == self.commander:
             if ctx.round == 0:
+                assert self.order is not None  # the commander is built with its order
                 ctx.broadcast(OMMessage((self.me,), self.order))
                 self._decide(ctx, self.order)
             return
@@ -135,8 +136,8 @@ class General(Node):
         ctx.output("decide", value=value)
 
 
-def _decisions(record: RunRecord) -> dict[int, list[tuple[int, int]]]:
-    out: dict[int, list[tuple[int, int]]] = {}
+def _decisions(record: RunRecord) -> dict[int, list[tuple[int, Any]]]:
+    out: dict[int, list[tuple[int, Any]]] = {}
     for o in record.outputs_named("decide"):
         out.setdefault(o.node, []).append((o.round, o.data.get("value")))
     return out

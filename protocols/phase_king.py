@@ -153,11 +153,11 @@ class PhaseKingNode(Node):
             self.pref = 0 if told is None else told
 
     @staticmethod
-    def _invalid(msg: Any, cls: type, phase: int) -> str | None:
+    def _invalid(msg: Any, cls: type[Vote] | type[King], phase: int) -> str | None:
         if not isinstance(msg, cls):
-            return f"expected a {cls.KIND} message"  # type: ignore[attr-defined]
+            return f"expected a {cls.KIND} message"
         if msg.phase != phase:
-            return f"{cls.KIND} for phase {msg.phase!r} arrived in phase {phase}"  # type: ignore[attr-defined]
+            return f"{cls.KIND} for phase {msg.phase!r} arrived in phase {phase}"
         if msg.value not in VALUES or isinstance(msg.value, bool):
             return f"value {msg.value!r} is not binary"
         return None

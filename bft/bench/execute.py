@@ -55,7 +55,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import FrameType, TracebackType
 from typing import Any, NamedTuple
 
@@ -94,7 +94,7 @@ STORED = ("ok", "failed")  # statuses a store keeps: what re-running would give 
 class Task(NamedTuple):
     """One run to make: its place in the sweep's plan, what to run, where to store it."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, which it hides
     scenario: Scenario  # the cell's; run with ``where.seed``
     key: str
     where: Where
@@ -256,12 +256,12 @@ class _Batcher:
                 self.runs += 1
 
 
-def serial(tasks: Sequence[Task]) -> Iterator[Chunk]:
+def serial(tasks: Sequence[Task]) -> Generator[Chunk, None, None]:
     for task in tasks:
         yield [(task.index, run_task(task))]
 
 
-def processes(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
+def processes(tasks: Sequence[Task], jobs: int) -> Generator[Chunk, None, None]:
     """Run on ``jobs`` local worker processes; yields rows as batches finish."""
     pool = Workers(tasks, run_task, jobs)
     finished = False
@@ -291,7 +291,9 @@ def check_address(address: str) -> None:
         raise ConfigError(f"--scheduler {address!r}: expected {scheme}://HOST:PORT")
 
 
-def dask(tasks: Sequence[Task], address: str, timeout: float = 10.0) -> Iterator[Chunk]:
+def dask(
+    tasks: Sequence[Task], address: str, timeout: float = 10.0
+) -> Generator[Chunk, None, None]:
     """Run on the Dask distributed cluster whose scheduler is at ``address``."""
     check_address(address)
     try:
@@ -573,7 +575,7 @@ def run_sweep(
 
         with interruptible():
             if scheduler:
-                source: Iterator[Chunk] = dask(tasks, scheduler, scheduler_timeout)
+                source: Generator[Chunk, None, None] = dask(tasks, scheduler, scheduler_timeout)
             elif jobs > 1 and tasks:
                 source = processes(tasks, min(jobs, len(tasks)))
             else:

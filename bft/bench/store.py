@@ -107,7 +107,7 @@ def source_digest() -> str:
     links, which ``os.walk`` follows)."""
     h = hashlib.sha256()
     root = Path(bft.__file__).parent
-    files = []
+    files: list[Path] = []
     for folder, dirs, names in os.walk(root, followlinks=True):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         files.extend(Path(folder) / name for name in names if name.endswith(".py"))

@@ -154,7 +154,7 @@ class Sweep:
 
     def cells(self) -> list[Cell]:
         """Every cell, each validated with ``bft.run.runner.prepare`` before anything runs."""
-        out = []
+        out: list[Cell] = []
         for p in self.protocols:
             for a in self.adversaries:
                 out.append(_make_cell(len(out), self.scenario, p, a))

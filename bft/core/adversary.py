@@ -134,6 +134,18 @@ class Envelope:
     __slots__ = ("index", "src", "dst", "sent", "kind", "extra_delay", "dropped", "injected",
                  "_payload", "_copied")  # fmt: skip
 
+    # set once in __init__ through object.__setattr__ (the view refuses assignment)
+    index: int
+    src: int
+    dst: int
+    sent: int
+    kind: str
+    extra_delay: int
+    dropped: bool
+    injected: bool
+    _payload: Any
+    _copied: bool
+
     def __init__(self, index: int, flight: _Flight, kind: str) -> None:
         s = object.__setattr__
         s(self, "index", index)
@@ -180,8 +192,9 @@ class Adversary:
     name: ClassVar[str]
     summary: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
-    #: whether ``on_traffic`` needs to see envelopes (skipped otherwise: faster)
-    intercepts: ClassVar[bool] = False
+    #: whether ``on_traffic`` needs to see envelopes (skipped otherwise: faster); a class
+    #: default, which an instance may set for itself (a schedule, a hosted adversary)
+    intercepts: bool = False
     #: the protocols this adversary is written for: ``bft check`` of one of them may draw it
     #: as an action (a protocol-aware attack, with drawn parameters)
     protocols: ClassVar[tuple[str, ...]] = ()

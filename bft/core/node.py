@@ -22,7 +22,7 @@ import random
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from bft.core.crypto import KeyRing, Signed
+from bft.core.crypto import Signed
 from bft.core.environment import Environment, Frozen, Operation, correct_result
 
 Inbox = list[tuple[int, Any]]
@@ -36,15 +36,23 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
 
 
+class Keys(Protocol):
+    """What a context needs of the run's keys: a ``KeyRing``, or a stand-in (a search's twin)."""
+
+    def sign(self, node: int, payload: Any) -> Signed: ...
+    def verify(self, signed: Any, signer: int | None = None) -> bool: ...
+
+
 class Host(Protocol):
     """What a context needs from whoever runs the node (the engine or a harness)."""
 
     n: int
     seed: int
-    keys: KeyRing
     environment: Environment
     out: list[tuple[int, Destination, Any]]  # this round's sends: (src, dst, payload)
 
+    @property
+    def keys(self) -> Keys: ...  # read-only here: an engine's KeyRing, a twin's stand-in
     def emit_output(self, node: int, name: str, data: dict[str, Any]) -> None: ...
     def record_reject(self, node: int, src: int, payload: Any, reason: str) -> None: ...
     def add_tally(self, name: str, amount: float) -> None: ...

@@ -9,7 +9,7 @@ what is allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -31,6 +31,11 @@ TYPE_NAMES: dict[type, str] = {
     Nodes: "nodes",
     list: "list",
 }
+
+
+def str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    """``tuple`` as an attrs converter, typed (so that the type checker knows the field's input)."""
+    return tuple(values)
 
 
 def _check_type(param: Param, attribute: attrs.Attribute[type], value: type) -> None:
@@ -57,7 +62,7 @@ class Param:
     doc: str = attrs.field(default="", kw_only=True)
     min: float | None = attrs.field(default=None, kw_only=True)
     max: float | None = attrs.field(default=None, kw_only=True)
-    choices: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    choices: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=str_tuple)
 
     @property
     def type_name(self) -> str:
@@ -118,7 +123,9 @@ def _literal(text: str) -> Any:
 
 def split_top(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside square brackets."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "[":
             depth += 1

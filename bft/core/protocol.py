@@ -16,7 +16,7 @@ import attrs
 from bft.core.errors import choices
 from bft.core.network import MODELS
 from bft.core.node import Node
-from bft.core.params import Param
+from bft.core.params import Param, str_tuple
 from bft.core.properties import Property
 from bft.core.record import RunRecord
 
@@ -53,7 +53,9 @@ class Tolerance:
 
     kind: str = attrs.field(validator=_in_fault_kinds)
     faults: int  #: how many nodes may be faulty (crashed or corrupted) in one run
-    networks: tuple[str, ...] = attrs.field(default=MODELS, converter=tuple, validator=_in_models)
+    networks: tuple[str, ...] = attrs.field(
+        default=MODELS, converter=str_tuple, validator=_in_models
+    )
     #: the roles whose faulty nodes count against ``faults`` (None: every node)
     roles: tuple[str, ...] | None = None
     #: roles any number of whose nodes may be faulty (PBFT's clients, say)

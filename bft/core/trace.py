@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 from bft.core.encoding import canonical_json, dumps
 from bft.core.errors import ConfigError, shorten
@@ -150,7 +150,7 @@ def _clip(value: Any, limit: int = 40) -> str:
     return shorten(text, limit)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int
 
 
@@ -166,7 +166,7 @@ def _counts(value: Any) -> bool:
     return type(value) is dict and all(_is_int(v) and v >= 0 for v in value.values())
 
 
-def _str(value: Any) -> bool:
+def _str(value: Any) -> TypeGuard[str]:
     return type(value) is str
 
 
@@ -190,14 +190,17 @@ def _verdict(value: Any) -> bool:
     )
 
 
-_NODE_EVENT = {"node": (_opt_node, "a node id or null"), "detail": (_str, "a string")}
-_ENVELOPE = {
+Check = tuple[Callable[[Any], bool], str]
+
+_NODE_EVENT: dict[str, Check] = {
+    "node": (_opt_node, "a node id or null"),
+    "detail": (_str, "a string"),
+}
+_ENVELOPE: dict[str, Check] = {
     "src": (_node, "a node id"),
     "dst": (_node, "a node id"),
     "kind": (_str, "a string"),
 }
-Check = tuple[Callable[[Any], bool], str]
-
 #: event -> field -> (check, what it must be); fields not listed are not checked
 EVENT_FIELDS: dict[str, dict[str, Check]] = {
     "send": {**_ENVELOPE, "adv": (_str, "a string")},

@@ -402,7 +402,8 @@ class Searcher:
             return
         tolerance = prepared.spec.tolerance(prepared.params)
         roles = prepared.spec.roles(prepared.params)
-        kept, replaced = [], []
+        kept: list[tuple[str, dict[str, Any]]] = []
+        replaced: list[tuple[str, dict[str, Any]]] = []
         for config, nodes in zip(prepared.adversary_configs, probe.record.faulty_by, strict=True):
             budgeted = any(tolerance is None or tolerance.counts(roles[i]) for i in nodes)
             (replaced if budgeted else kept).append(config)
@@ -816,8 +817,9 @@ class Searcher:
             # shrink it keeping a safety violation (else the shrinker may keep only the
             # liveness symptom)
             return attrs.evolve(found, searcher=judge)
+        more: int | None
         if examples is not None:  # a budget in schedules: as many again, within it
-            more: int | None = min(max(200, tally.examples), examples - tally.examples)
+            more = min(max(200, tally.examples), examples - tally.examples)
             if more <= 0:
                 return found
             phase_deadline = deadline
@@ -1026,7 +1028,7 @@ def run_schedule(
         name = protocol or model.protocol
         if name is None:
             raise ConfigError("run_schedule(): give a scenario or a protocol name")
-        network = {"model": model.network.model}
+        network: dict[str, Any] = {"model": model.network.model}
         if model.network.model != "synchronous":
             network.update(gst=model.network.gst, delta=model.network.delta)
         scenario = Scenario(

@@ -48,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -497,7 +497,7 @@ class Exhaustive:
             finished = True
             results = parallel.ordered(
                 _run_task if (jobs > 1 or scheduler) else self._run,
-                lambda i, tasks=tasks: tasks[i] if i < len(tasks) else None,
+                _nth(tasks),
                 jobs=jobs,
                 scheduler=scheduler,
             )
@@ -552,6 +552,11 @@ class Exhaustive:
 
 class _OutOfTime(Exception):  # noqa: N818 - a signal, caught by explore()
     pass
+
+
+def _nth(tasks: list[Task]) -> Callable[[int], Task | None]:
+    """``parallel.ordered``'s task maker: task ``i`` of ``tasks`` (None past the end)."""
+    return lambda i: tasks[i] if i < len(tasks) else None
 
 
 def _explorer_of(engine: Engine) -> _Explorer:

@@ -224,7 +224,7 @@ class HostedAdversary(Adversary):
         super().__init__(**params)
         self._worker = worker
         self._handle = handle
-        self.intercepts = bool(intercepts)  # type: ignore[misc]
+        self.intercepts = bool(intercepts)
         self._seeded = False
 
     @classmethod
@@ -436,9 +436,9 @@ def hosted_adversary_class(
         def __init__(self, **given: Any) -> None:
             super().__init__(worker_for, factory, name, given)
 
-    Lazy.name = name  # type: ignore[misc]
-    Lazy.summary = str(info["summary"])  # type: ignore[misc]
-    Lazy.params = params  # type: ignore[misc]
+    Lazy.name = name
+    Lazy.summary = str(info["summary"])
+    Lazy.params = params
     Lazy.__name__ = Lazy.__qualname__ = f"Hosted{factory}"
     return Lazy
 
@@ -517,7 +517,7 @@ class NodeContext:
 
     @property
     def capacity(self) -> float | None:
-        return self._capacity  # type: ignore[return-value]
+        return self._capacity
 
     def execute(self, op: Any) -> int:
         return self._rpc.callback("execute", op)

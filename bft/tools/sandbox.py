@@ -338,7 +338,7 @@ class Codec:
         if len(set(names)) != len(names):
             raise CodecError("malformed object: repeated field")
         cls = self._class_for(module, qualname, kind, tuple(names))
-        obj = object.__new__(cls)
+        obj: Any = object.__new__(cls)
         for name, value in zip(names, fields, strict=True):
             object.__setattr__(obj, name, self.decode(value, depth + 1))
         return obj

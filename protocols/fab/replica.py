@@ -54,7 +54,7 @@ take the leader's first proposal; our leaders always attach one).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from bft.core.crypto import Signed
 from bft.core.node import Context, Inbox, Node
@@ -308,11 +308,13 @@ class Replica(Node):
                 self.proposed = (view, -slot)  # say so once per view
                 ctx.output("stuck", view=view, slot=slot)
             return
+        value: tuple[Signed, ...] | None
         if choice == FREE:
             value = self._own_value()
         else:
-            value = content_for(pc, choice, lambda v: self._value_ok(ctx, v)) or self.values.get(
-                choice
+            digest = cast(bytes, choice)  # neither FREE nor STUCK: the forced digest
+            value = content_for(pc, digest, lambda v: self._value_ok(ctx, v)) or self.values.get(
+                digest
             )
             if value is None:
                 return  # the forced value's content is unknown here

@@ -202,6 +202,7 @@ class Evidence:
             self.known[id(ev)] = (ev, ok)
         if not ok:
             return False
+        assert ev is not None  # _check accepted it: a signed Propose
         p = ev.payload
         return (p.view, p.slot, p.digest) == (rep.accepted_view, rep.slot, rep.digest)
 

@@ -89,7 +89,7 @@ def quarantine_justified(record: RunRecord, p: Params) -> Verdict:
                 f"server {o.node} attributed the death of server {d['server']} to client "
                 f"{d['client']}'s request {d['fingerprint']:x} in round {o.round}, but {why}"
             )
-    quarantined_clients: dict[int, int] = {}
+    quarantined_clients: dict[int | None, int] = {}  # (None: an output naming no client)
     quarantined_requests: dict[int, int] = {}
     for o in record.outputs_named("quarantine"):
         if o.node not in honest:

@@ -94,7 +94,11 @@ class CommitVote:
     PHASE = "commit"
 
 
-VOTES = {"prepare": PrepareVote, "pre-commit": PreCommitVote, "commit": CommitVote}
+VOTES: dict[str, type[PrepareVote | PreCommitVote | CommitVote]] = {
+    "prepare": PrepareVote,
+    "pre-commit": PreCommitVote,
+    "commit": CommitVote,
+}
 
 
 @attrs.frozen

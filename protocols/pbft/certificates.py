@@ -265,7 +265,7 @@ def new_view_plan(view_changes: Sequence[Signed]) -> Plan:
             if current is None or pp.view > current.view:
                 best[pp.seq] = pp
     max_s = max(best, default=min_s)
-    entries = []
+    entries: list[tuple[int, bytes, tuple[Signed, ...]]] = []
     for seq in range(min_s + 1, max_s + 1):
         pp = best.get(seq)
         if pp is None:

@@ -258,6 +258,7 @@ class Replica(Node):
         """Accept the slot's pre-prepare: a backup multicasts its PREPARE."""
         slot.phase = PRE_PREPARED
         me = self.me
+        assert slot.digest is not None  # the slot holds its pre-prepare
         if slot.primary != me and me not in slot.prepare_msgs:
             signed = ctx.sign(Prepare(slot.view, slot.seq, slot.digest, me))
             ctx.multicast(self.others, signed)
@@ -340,6 +341,7 @@ class Replica(Node):
         """PRE_PREPARED -> PREPARED: multicast COMMIT (committed-local may follow at once)."""
         slot.phase = PREPARED
         self.log.remember_prepared(slot)
+        assert slot.digest is not None  # a prepared slot holds its pre-prepare
         signed = ctx.sign(Commit(slot.view, slot.seq, slot.digest, self.me))
         ctx.multicast(self.others, signed)
         slot.add_commit(self.me, signed, slot.digest)

@@ -343,6 +343,7 @@ def view_change_report(signed: Any, cfg: Config, verify: Verify) -> tuple[str | 
             problem = order_problem(entry.order, cfg, verify)
             if problem:
                 return f"view-change entry {seq}: {problem}", None
+            assert entry.order is not None  # order_problem accepted it: a signed order-req
             o = entry.order.payload
             if (o.seq, o.history) != (seq, h) or o.request != entry.request:
                 return f"view-change entry {seq} whose order-req names another history", None

@@ -50,6 +50,7 @@ This mixin is part of ``Replica`` and shares its state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bft.core.crypto import Signed
@@ -57,6 +58,7 @@ from bft.core.node import Context
 from bft.protocols.zyzzyva.certificates import (
     CONFIRM_CERT,
     CertInfo,
+    Config,
     Report,
     view_change_report,
 )
@@ -74,14 +76,45 @@ from bft.protocols.zyzzyva.messages import (
     request_digest,
 )
 
-if TYPE_CHECKING:
-    from bft.protocols.zyzzyva.replica import Replica
-
 ACTIVE, CHANGING, CONFIRMING = "active", "changing", "confirming"
 
 
 class ViewChanger:
-    def _init_view_change(self: Replica) -> None:
+    # The state and helpers of ``Replica`` these methods share (declared for the type checker;
+    # ``Replica.__init__`` sets them).
+    me: int
+    n: int
+    f: int
+    cfg: Config
+    rule: Callable[[Sequence[Report], int], tuple[Signed, ...]]
+    view_timeout: int
+    others: tuple[int, ...]
+    requests: list[Signed]
+    orders: list[Signed | None]
+    last_ts: dict[int, int]
+    cc: tuple[Signed, ...] | None
+    cc_info: CertInfo | None
+    committed: int
+    waiting_ccs: dict[int, Signed]
+    pending: dict[int, Signed]
+    timers: dict[int, int]
+    buffer: dict[int, dict[int, Signed]]
+    fill_target: int
+    fill_stage: int
+
+    if TYPE_CHECKING:
+
+        def is_primary(self) -> bool: ...
+        @property
+        def top(self) -> int: ...
+        def _order(self, ctx: Context, req: Signed) -> None: ...
+        def _drain_buffer(self, ctx: Context) -> None: ...
+        def _append(
+            self, ctx: Context, req: Signed, order: Signed | None, view: int | None = None
+        ) -> None: ...
+        def _rebuild(self, requests: tuple[Signed, ...]) -> int: ...
+
+    def _init_view_change(self) -> None:
         self.view = 0
         self.phase = ACTIVE
         self.started_view = 0
@@ -102,7 +135,7 @@ class ViewChanger:
         self.helped: dict[int, int] = {}  # replica -> round I last sent it my NEW-VIEW
         self.lagging: dict[int, int] = {}  # later view -> round I last asked about it
 
-    def _behind(self: Replica, ctx: Context, src: int, view: int) -> None:
+    def _behind(self, ctx: Context, src: int, view: int) -> None:
         """Replica ``src`` spoke in an older view: it missed the view change (messages
         are lost before GST), so send it the NEW-VIEW of mine (at most once per
         ``view_timeout`` rounds)."""
@@ -116,7 +149,7 @@ class ViewChanger:
         self.helped[src] = ctx.round
         ctx.send(src, self.nv_msg)
 
-    def _lagging(self: Replica, ctx: Context, view: int) -> None:
+    def _lagging(self, ctx: Context, view: int) -> None:
         """A commit certificate of a later view proves that view runs without me: speak in
         mine (a FILL-HOLE to every replica), so that those in the later view send me its
         NEW-VIEW (``_behind``); again after ``view_timeout`` rounds if nothing came."""
@@ -130,7 +163,7 @@ class ViewChanger:
 
     # -- suspicion -------------------------------------------------------------------------
 
-    def _hate(self: Replica, ctx: Context, why: str) -> None:
+    def _hate(self, ctx: Context, why: str) -> None:
         if self.hated == self.view:
             return
         self.hated = self.view
@@ -141,7 +174,7 @@ class ViewChanger:
         ctx.output("suspect", view=self.view, why=why)
         self._check_hates(ctx, self.view)
 
-    def _on_hate(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+    def _on_hate(self, ctx: Context, src: int, msg: Signed) -> None:
         h = msg.payload
         if not (is_int(h.view) and is_int(h.replica)) or h.replica != msg.signer:
             ctx.reject(src, msg, "malformed i-hate-the-primary")
@@ -156,7 +189,7 @@ class ViewChanger:
         self.hates.setdefault(h.view, {})[h.replica] = msg
         self._check_hates(ctx, h.view)
 
-    def _check_hates(self: Replica, ctx: Context, view: int) -> None:
+    def _check_hates(self, ctx: Context, view: int) -> None:
         held = self.hates.get(view, {})
         if view >= self.view and len(held) >= self.f + 1:
             proof = tuple(held[r] for r in sorted(held)[: self.f + 1])
@@ -164,7 +197,7 @@ class ViewChanger:
 
     # -- VIEW-CHANGE -----------------------------------------------------------------------
 
-    def _report_state(self: Replica) -> tuple[tuple[Signed, ...], tuple[Entry, ...]]:
+    def _report_state(self) -> tuple[tuple[Signed, ...], tuple[Entry, ...]]:
         """My certificate and history, as a VIEW-CHANGE carries them."""
         cert: tuple[Signed, ...] = ()
         low = 0
@@ -179,9 +212,7 @@ class ViewChanger:
         )
         return cert, entries
 
-    def _start_view_change(
-        self: Replica, ctx: Context, view: int, proof: tuple[Signed, ...]
-    ) -> None:
+    def _start_view_change(self, ctx: Context, view: int, proof: tuple[Signed, ...]) -> None:
         if view <= self.view:
             return
         self.view = view
@@ -202,7 +233,7 @@ class ViewChanger:
         ctx.output("view-change", view=view)
         self._check_vc_quorum(ctx)
 
-    def _on_view_change(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+    def _on_view_change(self, ctx: Context, src: int, msg: Signed) -> None:
         problem, report = view_change_report(msg, self.cfg, ctx.verify)
         if problem:
             ctx.reject(src, msg, problem)
@@ -230,7 +261,7 @@ class ViewChanger:
         else:
             self._check_vc_quorum(ctx)
 
-    def _own_report(self: Replica, ctx: Context) -> Report:
+    def _own_report(self, ctx: Context) -> Report:
         report = self.reports.get(self.me)
         if report is None:
             problem, report = view_change_report(self.vc_latest[self.me], self.cfg, ctx.verify)
@@ -238,7 +269,7 @@ class ViewChanger:
             self.reports[self.me] = report
         return report
 
-    def _check_vc_quorum(self: Replica, ctx: Context) -> None:
+    def _check_vc_quorum(self, ctx: Context) -> None:
         if self.phase != CHANGING or self.cfg.primary(self.view) != self.me:
             return
         if self.nv_sent == self.view:
@@ -258,7 +289,7 @@ class ViewChanger:
 
     # -- NEW-VIEW ----------------------------------------------------------------------------
 
-    def _on_new_view(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+    def _on_new_view(self, ctx: Context, src: int, msg: Signed) -> None:
         nv = msg.payload
         if not is_int(nv.view) or type(nv.view_changes) is not tuple:
             ctx.reject(src, msg, "malformed new-view")
@@ -289,7 +320,7 @@ class ViewChanger:
             reports.append(report)
         self._accept_new_view(ctx, msg, reports)
 
-    def _accept_new_view(self: Replica, ctx: Context, msg: Signed, reports: list[Report]) -> None:
+    def _accept_new_view(self, ctx: Context, msg: Signed, reports: list[Report]) -> None:
         """Compute the new history and confirm it (the view starts on 2f+1 confirmations)."""
         view = msg.payload.view
         history = self.rule(reports, self.f)
@@ -311,7 +342,7 @@ class ViewChanger:
 
     # -- VIEW-CONFIRM --------------------------------------------------------------------------
 
-    def _on_view_confirm(self: Replica, ctx: Context, src: int, msg: Signed) -> None:
+    def _on_view_confirm(self, ctx: Context, src: int, msg: Signed) -> None:
         c = msg.payload
         if not (is_int(c.view) and is_int(c.seq) and is_int(c.replica) and is_digest(c.history)):
             ctx.reject(src, msg, "malformed view-confirm")
@@ -331,7 +362,7 @@ class ViewChanger:
         self.confirms.setdefault(c.view, {})[c.replica] = msg
         self._check_confirms(ctx)
 
-    def _check_confirms(self: Replica, ctx: Context) -> None:
+    def _check_confirms(self, ctx: Context) -> None:
         if self.phase != CONFIRMING:
             return
         top = self.nv_top
@@ -342,7 +373,7 @@ class ViewChanger:
         if len(matching) >= 2 * self.f + 1:
             self._start_view(ctx, tuple(matching[: 2 * self.f + 1]))
 
-    def _start_view(self: Replica, ctx: Context, confirmations: tuple[Signed, ...]) -> None:
+    def _start_view(self, ctx: Context, confirmations: tuple[Signed, ...]) -> None:
         view = self.view
         history = self.nv_history
         keep = self._rebuild(history)
@@ -382,7 +413,7 @@ class ViewChanger:
 
     # -- timers ---------------------------------------------------------------------------------
 
-    def _check_view_timers(self: Replica, ctx: Context) -> None:
+    def _check_view_timers(self, ctx: Context) -> None:
         now = ctx.round
         if self.hate_resend is not None and now >= self.hate_resend and self.hated == self.view:
             mine = self.hates.get(self.view, {}).get(self.me)

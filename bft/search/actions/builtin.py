@@ -21,9 +21,10 @@ messages it holds:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
-from bft.core.adversary import Adversary, RoundControl, SetupControl, TrafficControl
+from bft.core.adversary import Adversary, Envelope, RoundControl, SetupControl, TrafficControl
 from bft.core.crypto import Signed
 from bft.core.encoding import kind_of
 from bft.core.environment import Environment
@@ -37,6 +38,16 @@ from bft.search.actions.values import MUTATIONS, innermost, mutate, scalar_field
 FIELD_SLOTS = 60
 #: how far back replay, splice, wrap and unwrap reach (the k-th most recent message)
 MAX_AGE = MAX_HELD
+
+
+def _of_kinds(kinds: set[str]) -> Callable[[str, Any], bool]:
+    """A ``History.earlier`` match: a payload of one of ``kinds``."""
+    return lambda kind, payload: kind in kinds
+
+
+def _other_of_kind(env: Envelope) -> Callable[[str, Any], bool]:
+    """A ``History.earlier`` match: a payload of ``env``'s kind, other than its own."""
+    return lambda kind, payload: kind == env.kind and payload != env.payload
 
 
 def _to(action: Any) -> str:
@@ -536,7 +547,7 @@ class Replay(_Byzantine):
             if src not in view.corrupted:
                 continue
             kinds = {s.kind for s in view.messages(src)}
-            older = view.held.earlier(view.round, lambda kind, p, kinds=kinds: kind in kinds)
+            older = view.held.earlier(view.round, _of_kinds(kinds))
             for dst in [*view.recipients(src), None]:
                 for age in view.scope.ages:
                     if age < len(older):
@@ -566,7 +577,7 @@ class Replay(_Byzantine):
         for env in self.own_messages(ctl, action):
             earlier = run.history.earlier(
                 ctl.round,
-                lambda kind, payload, env=env: kind == env.kind and payload != env.payload,
+                _other_of_kind(env),
             )
             if earlier and ctl.replace(env, earlier[min(age, len(earlier) - 1)]):
                 run.note(ctl, f"a {env.kind} seen earlier")
@@ -591,7 +602,7 @@ class Splice(_Byzantine):
             if src not in view.corrupted:
                 continue
             kinds = {s.kind for s in view.messages(src)}
-            older = view.held.earlier(view.round, lambda kind, p, kinds=kinds: kind in kinds)
+            older = view.held.earlier(view.round, _of_kinds(kinds))
             fields = [name for name, _ in _field_kinds(view.messages(src))]
             for dst in [*view.recipients(src), None]:
                 for name in fields:
@@ -638,7 +649,7 @@ class Splice(_Byzantine):
         for env in self.own_messages(ctl, action):
             earlier = run.history.earlier(
                 ctl.round,
-                lambda kind, payload, env=env: kind == env.kind and payload != env.payload,
+                _other_of_kind(env),
             )
             if not earlier:
                 continue
@@ -923,7 +934,7 @@ class PluginAdversary(ActionKind):
             drawn: list[tuple[str, Any]] = []
             node = 0
             for param in cls.params:
-                value = _SKIP if attempt == _DRAW_TRIES else _draw_param(param, d, rng)
+                value: Any = _SKIP if attempt == _DRAW_TRIES else _draw_param(param, d, rng)
                 if value is _SKIP:
                     continue
                 if param.type is Nodes and value:
@@ -1051,9 +1062,9 @@ def _draw_param(param: Param, d: Draw, rng: random.Random) -> Any:
         high = int(param.max) if param.max is not None else low + span - 1
         return low + rng.randrange(max(1, min(high - low + 1, d.model.rounds)))
     if param.type is float:
-        low = param.min if param.min is not None else 0.0
-        high = param.max if param.max is not None else max(1.0, low)
-        return round(low + (high - low) * rng.randrange(9) / 8, 4)
+        lo = param.min if param.min is not None else 0.0
+        hi = param.max if param.max is not None else max(1.0, lo)
+        return round(lo + (hi - lo) * rng.randrange(9) / 8, 4)
     return _SKIP
 
 

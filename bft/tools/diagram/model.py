@@ -285,9 +285,9 @@ def load(path: str | Path) -> Diagram:
             group.copies.append(copy)
             last_send[(r, src, dst, mkind)] = copy
         elif kind == "delay":
-            copy = last_send.get((r, ev["src"], ev["dst"], printable(ev["kind"])))
-            if copy is not None and ev["until"] > r:
-                copy.status, copy.arrives = "delayed", ev["until"]
+            delayed = last_send.get((r, ev["src"], ev["dst"], printable(ev["kind"])))
+            if delayed is not None and ev["until"] > r:
+                delayed.status, delayed.arrives = "delayed", ev["until"]
         elif kind == "lost":
             key3 = (r, ev["dst"], printable(ev["kind"]))
             lost[key3] = lost.get(key3, 0) + 1

@@ -420,7 +420,7 @@ class PBFTCommitAttack(Adversary):
         # Q: the primaries of views 0 and 1 and f-1 more; B: f corrupted; P: f isolated
         self.q = set(replicas[: f + 1])
         self.b = set(replicas[f + 1 : 2 * f + 1])
-        self.p = set(replicas[2 * f + 1 :])
+        self.isolated = set(replicas[2 * f + 1 :])  # P (``self.p`` holds the parameters)
         self.replicas = set(replicas)
         ctl.corrupt(sorted(self.b))
         self.target: tuple[int, int, bytes] | None = None  # (view, seq, digest)
@@ -442,10 +442,10 @@ class PBFTCommitAttack(Adversary):
             src, dst = env.src, env.dst
             msg = env.payload.payload if isinstance(env.payload, Signed) else env.payload
             vote = isinstance(msg, Prepare | Commit) and msg.view == view and msg.seq == seq
-            if src in self.p:
-                if dst not in self.p:
+            if src in self.isolated:
+                if dst not in self.isolated:
                     ctl.drop(env)
-            elif src in self.replicas and dst in self.p:
+            elif src in self.replicas and dst in self.isolated:
                 if not (isinstance(msg, PrePrepare) or (vote and src in self.b)):
                     ctl.drop(env)
             elif src in self.replicas and dst in self.replicas and vote:
@@ -454,7 +454,7 @@ class PBFTCommitAttack(Adversary):
         for env in ctl.envelopes:
             msg = env.payload.payload if isinstance(env.payload, Signed) else env.payload
             if (
-                env.src in self.p
+                env.src in self.isolated
                 and env.src not in self.injected
                 and isinstance(msg, Commit)
                 and (msg.view, msg.seq) == (view, seq)
@@ -463,7 +463,7 @@ class PBFTCommitAttack(Adversary):
                 for b in sorted(self.b):
                     signed = ctl.sign(b, Commit(view, seq, digest, b))
                     if signed is not None:
-                        for p in sorted(self.p):
+                        for p in sorted(self.isolated):
                             ctl.inject(b, p, signed)
 
 

@@ -310,7 +310,7 @@ class _AttackFactory(Adversary):
     class_name: str
     label: str
 
-    def __new__(cls, **params: Any) -> Any:  # type: ignore[misc]
+    def __new__(cls, **params: Any) -> Any:
         return LazyHostedAdversary(cls.session.new_worker, cls.class_name, cls.label, params)
 
 
@@ -336,7 +336,7 @@ def target_protocol(lab: LabConfig, number: int) -> type[ProtocolSpec]:
     target = getattr(module, str(lab.target_class), None)
     if target is None:
         raise ConfigError(f"{lab.path / str(lab.target)}: defines no {lab.target_class!r}")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 __all__ = ["Session", "SolutionError", "SandboxError"]
