@@ -160,6 +160,42 @@ def first_bug(seconds: float, seeds: int) -> list[dict[str, Any]]:
     return rows
 
 
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """For run_all.py: states per second of the exhaustive explorer on each smallest
+    scenario (baseline: schedules per second of the same exploration, so the ratio is
+    states per schedule), and the reductions' time against the unreduced exploration."""
+    seconds = 10.0 if quick else 60.0
+    rows = []
+    for name, _, rounds in SMALLEST:
+        row = scope_in_budget(name, rounds, seconds, 2)
+        rate = row["states"] / max(row["seconds"], 1e-9)
+        per = row["schedules"] / max(row["seconds"], 1e-9)
+        rows.append(
+            {
+                "benchmark": "exhaustive",
+                "case": f"{name}: complete up to {row['complete']} action(s) x {row['rounds']} rounds",
+                "value": round(rate, 1),
+                "unit": "states/s",
+                "baseline": round(per, 1),
+                "ratio": round(rate / per, 2) if per else None,
+            }
+        )
+    reduced = reductions("byzantine-generals", 2)
+    full = next(r for r in reduced if not r["dedup"] and not r["symmetry"])
+    for r in reduced:
+        rows.append(
+            {
+                "benchmark": "exhaustive-reductions",
+                "case": f"generals, 2 actions, dedup={r['dedup']} symmetry={r['symmetry']}",
+                "value": r["schedules"],
+                "unit": "schedules",
+                "baseline": full["schedules"],
+                "ratio": round(r["schedules"] / full["schedules"], 2),
+            }
+        )
+    return rows
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "(none)"

@@ -227,6 +227,17 @@ def test_verification_is_cached_per_distinct_signed_message() -> None:
 
 
 @pytest.mark.parametrize("mode", ["real", "ideal"])
+@pytest.mark.parametrize("junk", [None, 0, "sig", b"", (), Ping(1)])
+def test_anything_that_is_not_a_signed_message_never_verifies(mode: str, junk: object) -> None:
+    """A malicious message may carry None or any value where a signature belongs
+    (a certificate entry, say): it must not count as signed, with or without a signer."""
+    keys = KeyRing(n=4, mode=mode)
+    keys.verify(keys.sign(1, Ping(2)))  # a warm cache must not change the answer
+    assert keys.verify(junk) is False
+    assert keys.verify(junk, signer=1) is False
+
+
+@pytest.mark.parametrize("mode", ["real", "ideal"])
 def test_both_signature_modes_accept_genuine_and_reject_forged(mode: str) -> None:
     keys = KeyRing(n=3, mode=mode)
     good = keys.sign(1, Ping(1))

@@ -115,10 +115,9 @@ class KeyRing:
 
     def verify(self, signed: Any, signer: int | None = None) -> bool:
         """True when ``signed`` is a valid signature (by ``signer`` if given)."""
-        if self._valid.get(id(signed)) is signed:  # the common case: a multicast's 2nd+ copy
-            # NB: verify(None) lands here too (get() misses, returning None): True without a
-            # signer, AttributeError with one
-            return signer is None or signed.signer == signer  # type: ignore[union-attr]
+        known = self._valid.get(id(signed))
+        if known is signed and known is not None:  # the common case: a multicast's 2nd+ copy
+            return signer is None or known.signer == signer
         if self._invalid.get(id(signed)) is signed:
             return False
         if not isinstance(signed, Signed):
