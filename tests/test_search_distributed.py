@@ -64,3 +64,12 @@ def test_the_exhaustive_explorer_covers_the_same_scope_on_dask(cluster) -> None:
     assert serial.counts == on_dask.counts
     assert serial.counterexample is not None
     assert serial.counterexample.schedule == on_dask.counterexample.schedule  # type: ignore[union-attr]
+
+
+def test_a_find_in_the_first_stream_is_the_serial_one_with_two_jobs() -> None:
+    """The first stream runs in the calling process while the workers start: a violation
+    it finds is the one (and at the schedule) a serial search finds."""
+    serial = Searcher(THREE, faults=1).search(examples=400, seed=5, shrink_seconds=20)
+    pooled = Searcher(THREE, faults=1).search(examples=400, seed=5, jobs=2, shrink_seconds=20)
+    assert serial.counterexample is not None and serial.counterexample.found_after <= 100
+    assert _answer(pooled) == _answer(serial)

@@ -770,6 +770,7 @@ class Searcher:
             make_task,
             jobs=jobs,
             scheduler=scheduler,
+            first_here=judge.stream,
         )
         try:
             for result in streams:

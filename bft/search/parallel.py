@@ -69,13 +69,17 @@ def ordered(
     jobs: int = 1,
     scheduler: str | None = None,
     timeout: float = 10.0,
+    first_here: Callable[[T], R] | None = None,
 ) -> Iterator[R]:
-    """``fn(task)`` for every task, in order (see the module docstring)."""
+    """``fn(task)`` for every task, in order (see the module docstring). With local
+    processes, ``first_here`` (same result as ``fn``) runs task 0 in this process while
+    the workers start on the next ones: an answer found in the first task comes as
+    soon as it would serially, not after the workers' start-up."""
     if scheduler:
         return _dask(fn, make_task, scheduler, timeout)
     if jobs <= 1:
         return _serial(fn, make_task)
-    return _processes(fn, make_task, jobs)
+    return _processes(fn, make_task, jobs, first_here)
 
 
 def _serial(fn: Callable[[T], R], make_task: Callable[[int], T | None]) -> Iterator[R]:
@@ -86,7 +90,10 @@ def _serial(fn: Callable[[T], R], make_task: Callable[[int], T | None]) -> Itera
 
 
 def _processes(
-    fn: Callable[[T], R], make_task: Callable[[int], T | None], jobs: int
+    fn: Callable[[T], R],
+    make_task: Callable[[int], T | None],
+    jobs: int,
+    first_here: Callable[[T], R] | None = None,
 ) -> Iterator[R]:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -96,6 +103,18 @@ def _processes(
     pending: deque[Future[R]] = deque()
     index, exhausted = 0, False
     try:
+        if first_here is not None:
+            first = make_task(0)
+            if first is None:
+                return
+            index = 1
+            # meanwhile jobs - 1 workers take the next tasks (this process is the other
+            # job); the window fills once task 0 is done
+            while len(pending) < jobs - 1 and (task := make_task(index)) is not None:
+                pending.append(pool.submit(fn, task))
+                index += 1
+            exhausted = len(pending) < jobs - 1
+            yield first_here(first)
         while not exhausted or pending:
             while not exhausted and len(pending) < window(jobs):
                 task = make_task(index)
