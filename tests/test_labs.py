@@ -31,6 +31,7 @@ REFERENCES = {
     4: ["lab4/quorums.py"],
     5: ["lab5/tune.py"],
     6: ["lab6/attack.py"],
+    7: ["lab7/reference.py"],
 }
 
 #: lab -> what the untouched skeleton's first failing check says
@@ -41,6 +42,7 @@ SKELETONS = {
     4: "your code is not written yet",
     5: "metric false_positive_rate is",
     6: "the protocol survived",
+    7: "the protocol survived",
 }
 
 TESTBED = "your code leaves the testbed alone"
@@ -100,6 +102,11 @@ WRONG = [
     (6, "lab6/wrong/patch_target.py", "n=4, t=1", "the protocol survived"),
     (6, "lab6/wrong/patch_target.py", TESTBED, "DolevStrongNode._decide"),
     (6, "lab6/wrong/speak_for_honest.py", "n=4, t=1", "the protocol survived"),
+    # lab 7: a crash-faulty primary, two corrupted replicas, the project's strategy
+    # without the network's half
+    (7, "lab7/wrong/crash_only.py", "lose a completed request", "the protocol survived"),
+    (7, "lab7/wrong/two_replicas.py", "lose a completed request", "beyond the bound"),
+    (7, "lab7/wrong/strategy_only.py", "lose a completed request", "the protocol survived"),
 ]
 
 
@@ -167,7 +174,9 @@ def test_each_lab_is_self_contained_and_names_what_the_grader_reads(number: int)
         text = path.read_text()
         for banned in ("FACTS.md", "/work/", "../shared", "DESIGN.md"):
             assert banned not in text, f"{path.name} cites {banned}"
-    if number != 6:
+    if number == 7:
+        assert "docs/known-bugs.md" in readme  # the bug it is about is documented there
+    elif number != 6:
         assert "docs/facts.md" in readme
     for solution in REFERENCES[number]:
         assert (SOLUTIONS / solution).read_text() != skeleton
@@ -181,6 +190,33 @@ def test_the_facts_the_labs_cite_ship_in_docs() -> None:
     assert "15% of the clients (300)" in facts
     assert "15% of them, 300" in (labs.get(1).path / "README.md").read_text()
     assert "a quarter of them reboot" not in (labs.get(1).path / "README.md").read_text()
+
+
+def test_an_adversary_lab_may_attack_an_installed_protocol_and_a_check_another(
+    tmp_path: Path,
+) -> None:
+    from bft.core.errors import ConfigError
+    from bft.tools.labs.cases import build
+    from bft.tools.labs.config import Case, read
+
+    lab = labs.get(7).config  # base = "zyzzyva", no target file
+    assert lab.target is None and lab.base == "zyzzyva"
+    assert [c.case.protocol for c in lab.checks if c.case.protocol] == ["zyzzyva-fixed"]
+    head = 'title = "t"\nkind = "adversary"\nskeleton = "a.py"\nclass = "Attack"\n'
+    (tmp_path / "lab.toml").write_text(head)
+    with pytest.raises(ConfigError, match="needs 'target'"):
+        read(tmp_path)
+    (tmp_path / "lab.toml").write_text(head + 'base = "pbft"\ntarget = "t.py"\n')
+    with pytest.raises(ConfigError, match="either a target file or a base protocol"):
+        read(tmp_path)
+    (tmp_path / "lab.toml").write_text(
+        head + 'base = "pbft"\n[[check]]\nname = "c"\nprotocol = 3\n'
+    )
+    with pytest.raises(ConfigError, match="protocol must be a protocol's name"):
+        read(tmp_path)
+    protocol_lab = labs.get(2).config
+    with pytest.raises(ConfigError, match="only an adversary lab's case may name a protocol"):
+        build(protocol_lab, Case(protocol="pbft"), "om", {}, "c")
 
 
 def test_no_expected_answer_is_stored_in_a_lab() -> None:
@@ -202,7 +238,7 @@ def test_untouched_skeleton_fails_with_a_helpful_message(number: int) -> None:
     report = grade.report()
     first = next(c for c in grade.checks if not c.passed)
     assert SKELETONS[number] in first.message, report
-    assert first.hint or number == 6
+    assert first.hint or number in (6, 7)
     assert "its diagram:" in report and "bft lab run" in report
     assert "bft show:" in report or "availability" in report
     assert "grade: FAIL" in report

@@ -54,15 +54,22 @@ def merge(case: Case, over: Case) -> Case:
         over.signatures or case.signatures,
         over.network if over.network is not None else case.network,
         over.environment if over.environment is not None else case.environment,
+        over.protocol or case.protocol,
     )
 
 
 def build(
     lab: LabConfig, case: Case, protocol: str, env: Mapping[str, Any], label: str
 ) -> scenario.Scenario:
-    """The scenario for ``case`` under ``protocol``, with the lab's defaults."""
+    """The scenario for ``case`` under ``protocol`` (or the protocol the case names: an
+    adversary lab's check may run the attack on another installed protocol), with the
+    lab's defaults."""
+    if case.protocol is not None and lab.kind != "adversary":
+        raise ConfigError(
+            f"{lab.path / 'lab.toml'}: {label}: only an adversary lab's case may name a protocol"
+        )
     data: dict[str, Any] = {
-        "protocol": protocol,
+        "protocol": case.protocol or protocol,
         "description": label,
         "seed": fill(case.seed, env),
         "signatures": case.signatures or lab.signatures,

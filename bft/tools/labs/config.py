@@ -13,7 +13,7 @@ student copies and edits, and ``lab.toml``::
     class = "General"              # protocol / adversary: the class the student writes
     base = "om"                    # protocol: whose spec (parameters, properties) it runs under
     target = "target.py"           # adversary: the protocol under attack
-    target_class = "..."
+    target_class = "..."           # (or no target, and base = an installed protocol's name)
     functions = ["f", "g"]         # function: what the student writes
     harness = "harness.py"         # function: make_protocol(module) -> a protocol spec
     isolation = "node"             # function: one process per node ("node") or per run
@@ -22,6 +22,7 @@ student copies and edits, and ``lab.toml``::
     [[check]]                      # one fixed case: a scenario and what must hold
     name = "..."                   # also how `bft lab run N --check NAME` names it
     params = {...}; adversaries = ["traitor:nodes=[3]"]; seed = 1; rounds = 9
+    protocol = "..."               # adversary labs: run this installed protocol instead
     expect = "hold" | "violate"; properties = [...]; metrics = { m = 9, r = [0, 1] }
     twin = { params = {...}, adversaries = [...] }   # a blind pair: see below
     spread = 3                     # function labs: see below
@@ -84,8 +85,18 @@ class Case:
     signatures: str | None = None
     network: Mapping[str, Any] | None = None
     environment: Mapping[str, Any] | None = None
+    protocol: str | None = None  # adversary labs: an installed protocol instead of the target
 
-    KEYS = ("params", "adversaries", "seed", "rounds", "signatures", "network", "environment")
+    KEYS = (
+        "params",
+        "adversaries",
+        "seed",
+        "rounds",
+        "signatures",
+        "network",
+        "environment",
+        "protocol",
+    )
 
     @classmethod
     def read(cls, path: Path, table: Mapping[str, Any], where: str) -> Case:
@@ -96,6 +107,9 @@ class Case:
         signatures = table.get("signatures")
         if signatures is not None and signatures not in ("real", "ideal"):
             raise _err(path, f"{where}: signatures must be 'real' or 'ideal'")
+        protocol = table.get("protocol")
+        if protocol is not None and not isinstance(protocol, str):
+            raise _err(path, f"{where}: protocol must be a protocol's name")
         return cls(
             dict(table.get("params", {})),
             adversaries,
@@ -104,6 +118,7 @@ class Case:
             signatures,
             table.get("network"),
             table.get("environment"),
+            protocol,
         )
 
 
@@ -282,12 +297,14 @@ def read(lab_dir: Path) -> LabConfig:
         raise _err(path, f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
     needed = {
         "protocol": ("class", "base"),
-        "adversary": ("class", "target", "target_class"),
+        "adversary": ("class", "target", "target_class") if "base" not in data else ("class",),
         "function": ("functions", "harness"),
     }[kind]
     for field in needed:
         if field not in data:
             raise _err(path, f"a {kind} lab needs {field!r}")
+    if kind == "adversary" and "base" in data and ("target" in data or "target_class" in data):
+        raise _err(path, "an adversary lab attacks either a target file or a base protocol")
     isolation = data.get("isolation", "run")
     if isolation not in ISOLATION:
         raise _err(path, f"isolation must be 'node' or 'run' (got {isolation!r})")

@@ -332,6 +332,8 @@ def student_adversary(lab: LabConfig, number: int, session: Session) -> tuple[st
 
 
 def target_protocol(lab: LabConfig, number: int) -> type[ProtocolSpec]:
+    if lab.target is None:  # an installed protocol is the target (``base``)
+        return registry.protocol(str(lab.base))
     module = load_trusted(lab.path / str(lab.target), f"bft_lab{number}_target")
     target = getattr(module, str(lab.target_class), None)
     if target is None:
