@@ -199,6 +199,7 @@ def broadcast_properties(
 
 class DolevStrong(ProtocolSpec):
     name = "dolev-strong"
+    all_to_all = True
     summary = "Dolev-Strong (1983): authenticated Byzantine broadcast for any t < n in t+1 rounds"
     nodes_are = "nodes (the sender included)"
     params = (

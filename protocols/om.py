@@ -145,6 +145,7 @@ def _decisions(record: RunRecord) -> dict[int, list[tuple[int, Any]]]:
 
 class OralMessages(ProtocolSpec):
     name = "om"
+    all_to_all = True
     summary = (
         "Oral Messages OM(m) (Lamport, Shostak, Pease 1982): Byzantine generals without signatures"
     )

@@ -165,6 +165,7 @@ class PhaseKingNode(Node):
 
 class PhaseKing(ProtocolSpec):
     name = "phase-king"
+    all_to_all = True
     summary = "Phase King (Berman, Garay, Perry 1989): Byzantine agreement, n > 4f, 2(f+1) rounds"
     nodes_are = "nodes"
     params = (

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bft.core.errors import ConfigError
 from tests.inputs import (
     RAW_FILES,
     command_lines,
@@ -74,7 +75,15 @@ def test_any_bytes_as_a_file_are_handled(
         ["check", "byzantine-generals", "--seconds", "nan"],
         ["check", "byzantine-generals", "--out", "/nonexistent/dir/cex.toml"],
         ["show", "/dev/null"],
-        ["show", "a\x00b", "--nodes", "0-3"],  # found by bench_fuzz: a NUL byte in a name
+        ["show", "a\x00b", "--nodes", "0-3"],
+        [
+            "run",
+            "dolev-strong",
+            "--nodes",
+            "6247",
+            "--rounds",
+            "40",
+        ],  # bench_fuzz: 39 GB  # found by bench_fuzz: a NUL byte in a name
         ["replay", "a\x00b.toml"],
         ["run", "byzantine-generals", "--isolate", "a\x00b.py:Snoop"],
     ],
@@ -90,3 +99,37 @@ def test_a_deep_toml_value_is_refused(tmp_path: Path) -> None:
     path.write_text("protocol = 'om'\n[params]\nn = " + "[" * 500 + "]" * 500 + "\n")
     outcome = invoke(["run", str(path)])
     assert outcome.code == 2 and outcome.problem() is None, outcome
+
+
+def test_a_schedule_without_a_replay_table_that_fails_is_one_line(tmp_path: Path) -> None:
+    """Found by bench_fuzz: the 'no [replay] table' warning came before the error, so a bad
+    file got two lines. The warning now follows a run that succeeded."""
+    path = tmp_path / "truncated.toml"
+    path.write_text(
+        'protocol = "om"\n[params]\nn = 4\n[[adversary]]\nname = "schedule"\nfaults = 1\n'
+        'actions = [{ do = "crash", node = 99, at = 1 }]\n'
+    )
+    outcome = invoke(["replay", str(path)])
+    assert outcome.code == 2 and outcome.problem() is None, outcome
+    path.write_text(path.read_text().replace("node = 99", "node = 1"))
+    fine = invoke(["replay", str(path)])
+    assert fine.code in (0, 1) and "without a digest" in fine.err, fine
+
+
+@pytest.mark.parametrize("protocol", ["dolev-strong", "pbft", "hotstuff", "om"])
+def test_all_to_all_protocols_are_sized_by_pairs_of_nodes(protocol: str) -> None:
+    """Memory of an all-to-all protocol grows with n^2 (Dolev-Strong at n = 1,000 peaks at
+    about 1 GB): a size that cannot fit is refused before the run, naming what fits; the
+    same n for a protocol that is not all-to-all is only sized per node."""
+    from bft.core import registry
+    from bft.run import budget
+
+    memory = budget.physical_memory()
+    assert memory is not None
+    fits = int((memory / budget.BYTES_PER_PAIR) ** 0.5)
+    spec = registry.protocol(protocol)
+    assert spec.all_to_all
+    with pytest.raises(ConfigError, match=f"use at most {fits:,} nodes"):
+        budget.check_size(protocol, fits + 10, 40, all_to_all=True)
+    budget.check_size(protocol, fits - 10, 40, all_to_all=True)
+    budget.check_size("swim", fits + 10, 40)  # per node only: accepted

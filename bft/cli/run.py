@@ -93,12 +93,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.file}: [replay] level must be 'summary' or 'full' (got {level!r})"
         )
-    if not replay and any(a.name == "schedule" for a in loaded.adversaries):
-        print(
-            f"bft: warning: {args.file} holds a schedule but no [replay] table (a truncated "
-            "counterexample?): it runs without a digest to check",
-            file=sys.stderr,
-        )
     one_run = args.trace if level == "full" else None
     try:
         result = run(loaded, trace_path=one_run, level=level)
@@ -111,6 +105,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.file}: malformed scenario ({type(exc).__name__}: {exc})"
         ) from None
+    if not replay and any(a.name == "schedule" for a in loaded.adversaries):
+        # said after the run, so that bad input still gets exactly one line
+        print(
+            f"bft: warning: {args.file} holds a schedule but no [replay] table (a truncated "
+            "counterexample?): it ran without a digest to check",
+            file=sys.stderr,
+        )
     if recorded is not None and result.digest != recorded:
         raise ConfigError(
             f"{args.file}: replay produced trace digest {result.digest[:16]}..., but the file records "

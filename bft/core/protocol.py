@@ -88,6 +88,9 @@ class ProtocolSpec:
     #: what ``n`` (``--nodes``) counts for this protocol: generals, replicas, members...
     nodes_are: ClassVar[str] = "nodes"
     params: ClassVar[tuple[Param, ...]] = ()
+    #: every node may talk to every other and keep state per peer (votes, relayed
+    #: chains): memory grows with n^2, which the size budget checks before a run
+    all_to_all: ClassVar[bool] = False
 
     def check(self, p: Params) -> None:
         """Cross-parameter checks; raise ``ConfigError`` naming the bad values."""

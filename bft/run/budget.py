@@ -19,6 +19,9 @@ MAX_ROUNDS = 10_000_000
 MAX_NODE_ROUNDS = 10**11
 #: memory one node costs at least (its context, inbox lists, a small protocol object)
 BYTES_PER_NODE = 2_000
+#: memory a pair of nodes costs in an all-to-all protocol (per-peer votes, messages in
+#: flight, relayed chains): Dolev-Strong with n = 1,000 peaks at about 1 GB
+BYTES_PER_PAIR = 1_000
 
 
 def physical_memory() -> int | None:
@@ -32,8 +35,9 @@ def _gb(count: float) -> str:
     return f"{count / 1e9:,.1f} GB"
 
 
-def check_size(owner: str, n: int, rounds: int) -> None:
-    """Refuse ``n`` nodes over ``rounds`` rounds when it cannot run here."""
+def check_size(owner: str, n: int, rounds: int, *, all_to_all: bool = False) -> None:
+    """Refuse ``n`` nodes over ``rounds`` rounds when it cannot run here (``all_to_all``:
+    the protocol keeps state per pair of nodes, so its memory grows with n^2)."""
     if n > MAX_NODES:
         raise ConfigError(
             f"{owner}: n={n:,} nodes needs about {_gb(n * BYTES_PER_NODE)} of memory (about "
@@ -44,6 +48,13 @@ def check_size(owner: str, n: int, rounds: int) -> None:
         raise ConfigError(
             f"{owner}: n={n:,} nodes needs about {_gb(n * BYTES_PER_NODE)} of memory, more than "
             f"this machine's {_gb(memory)}; use at most {memory // BYTES_PER_NODE:,} nodes"
+        )
+    if all_to_all and memory is not None and n * n * BYTES_PER_PAIR > memory:
+        fits = int((memory / BYTES_PER_PAIR) ** 0.5)
+        raise ConfigError(
+            f"{owner}: n={n:,} nodes talking all-to-all needs about "
+            f"{_gb(n * n * BYTES_PER_PAIR)} of memory (about {BYTES_PER_PAIR:,} bytes per pair "
+            f"of nodes), more than this machine's {_gb(memory)}; use at most {fits:,} nodes"
         )
     if rounds > MAX_ROUNDS:
         raise ConfigError(

@@ -137,7 +137,7 @@ def prepare(scenario: Scenario) -> Prepared:
         rounds = plugin_call(owner, "default_rounds()", lambda: spec.default_rounds(params))
     if type(rounds) is not int or rounds < 1:
         raise ConfigError(f"rounds must be at least 1 (got {rounds})")
-    check_size(f"protocol {spec.name!r}", n, rounds)
+    check_size(f"protocol {spec.name!r}", n, rounds, all_to_all=spec.all_to_all)
     network = Network.from_mapping(scenario.network)
     environment = Environment.from_mapping(
         {**spec.environment_defaults(params), **scenario.environment}

@@ -68,6 +68,7 @@ def liveness_bound(p: Params, network_delta: int) -> int:
 
 class FaB(ProtocolSpec):
     name = "fab"
+    all_to_all = True
     summary = (
         "Fast Byzantine Paxos (Martin and Alvisi 2006), parameterised (n = 3f+2t+1): two-step "
         "common case, commit proofs, recovery with progress certificates (as published)"

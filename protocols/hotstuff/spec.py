@@ -116,6 +116,7 @@ def liveness_bound(p: Params, network_delta: int) -> int:
 
 class HotStuff(ProtocolSpec):
     name = "hotstuff"
+    all_to_all = True
     summary = (
         "basic HotStuff (Yin et al. 2019): 3f+1 replicas, three voting phases with quorum "
         "certificates, locked QC, rotating leaders and a pacemaker with backoff"

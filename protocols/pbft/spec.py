@@ -35,6 +35,7 @@ REPLICA, CLIENT = "replica", "client"
 
 class PBFT(ProtocolSpec):
     name = "pbft"
+    all_to_all = True
     summary = (
         "PBFT (Castro and Liskov 1999): 3f+1 replicas, pre-prepare/prepare/commit, "
         "checkpoints, view change"

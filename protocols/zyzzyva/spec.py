@@ -117,6 +117,7 @@ PARAMS = (
 
 class Zyzzyva(ProtocolSpec):
     name = "zyzzyva"
+    all_to_all = True
     summary = (
         "Zyzzyva (Kotla et al. 2007) as published: speculative execution, fast path with 3f+1 "
         "spec-responses, commit certificates, fill-hole, view change (unsafe: Abraham et al. 2017)"
