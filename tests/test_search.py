@@ -208,3 +208,18 @@ def test_twins_run_a_second_copy_of_the_node_and_change_outcomes() -> None:
     assert outcome.counterexample is None
     assert outcome.kinds["twin"].applied > 0
     assert outcome.kinds["twin"].changed > 0
+
+
+def test_a_budget_in_schedules_that_would_run_for_days_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by bench_fuzz: `--examples 6778290` on a 64-member SWIM scenario started a
+    search of more than a day. Without --seconds, a search estimated (from timed runs) to
+    take more than a day is refused in one line that says what fits."""
+    out = str(tmp_path / "cex.toml")
+    code = main(["check", "pbft-normal", "--examples", "100000000", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "would take about" in err and "give --seconds T" in err and "at most" in err
+    fits = int(err.split("at most ")[1].split(" examples")[0].replace(",", ""))
+    assert 1_000 < fits < 100_000_000

@@ -83,6 +83,8 @@ __all__ = [
     "search",
 ]
 
+#: the longest search a budget in schedules alone may start (seconds; --seconds lifts it)
+MAX_UNTIMED_SEARCH = 86_400.0
 #: schedules per stream (a stream is one task for a worker)
 STREAM = 100
 #: schedules per phase of a stream's portfolio
@@ -381,7 +383,9 @@ class Searcher:
             signed=observer.signed,
             spent=spent,
         )
+        began = time.perf_counter()
         baseline = self.run(Schedule((), self.model))
+        self.run_seconds = time.perf_counter() - began  # what one schedule costs, roughly
         self.baseline = _outcome(baseline)
         self.baseline_beyond = baseline.beyond_bound
         self.baseline_violated = tuple(self.violated(baseline))
@@ -659,6 +663,8 @@ class Searcher:
             )
         if jobs < 1:
             raise ConfigError(f"--jobs must be at least 1 (got {jobs})")
+        if seconds is None and examples is not None:
+            self._check_duration(examples, jobs)
         start = time.perf_counter()
         wall_deadline = None if seconds is None else time.time() + seconds
         model = self.model
@@ -788,6 +794,26 @@ class Searcher:
             if close is not None:
                 close()
         return found
+
+    def _check_duration(self, examples: int, jobs: int) -> None:
+        """A budget in schedules with no time limit: refuse one that would run for more
+        than a day here (a typo in --examples should not start a month-long search)."""
+        per_run = max(self.run_seconds, 1e-6)
+        if examples * per_run / jobs > 60:  # long enough to be worth a closer look
+            # schedules with faults cost more than the fault-free run: time two of them
+            rng = random.Random(derive_seed("bft-search-duration", examples))
+            for _ in range(2):
+                began = time.perf_counter()
+                self.run(random_schedule(self.model, rng))
+                per_run = max(per_run, time.perf_counter() - began)
+        estimate = examples * per_run / jobs
+        if estimate > MAX_UNTIMED_SEARCH:
+            fits = int(MAX_UNTIMED_SEARCH * jobs / per_run)
+            raise ConfigError(
+                f"--examples {examples:,} would take about {estimate / 86400:,.1f} days here "
+                f"({per_run * 1000:,.1f} ms a run, {jobs} job(s)); give --seconds T to bound "
+                f"the time, or at most {fits:,} examples"
+            )
 
     def _safety_first(
         self,
