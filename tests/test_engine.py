@@ -334,3 +334,19 @@ def test_a_multicast_to_a_missing_node_is_the_senders_bug() -> None:
     with pytest.raises(ValueError, match="node 0 multicast to node -1"):
         engine.ctxs[0].multicast([-1], Ping(1))
     assert engine.out == []  # nothing of a refused multicast was sent
+
+
+def test_ever_down_follows_a_growing_record() -> None:
+    """ever_down is kept as the record grows (properties ask for it once per output,
+    which made long runs quadratic: found by bench_fuzz, phase-king for 13,040 rounds)."""
+    from bft.core.network import Network
+    from bft.core.record import RunRecord
+
+    record = RunRecord(4, 4, 0, {}, ("node",) * 4, Network())
+    assert record.ever_down == frozenset()
+    record.down.append([1])
+    assert record.ever_down == {1}
+    record.down[-1].append(2)  # the newest round may still be filling
+    assert record.ever_down == {1, 2}
+    record.down.extend([[], [3]])
+    assert record.ever_down == {1, 2, 3} and record.correct == {0}

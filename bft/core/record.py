@@ -62,6 +62,10 @@ class RunRecord:
     dropped: int = 0
     delayed: int = 0
     lost: int = 0
+    #: ever_down over the first k rounds, as (k, nodes): properties ask for it per output
+    _down_seen: tuple[int, frozenset[int]] = attrs.field(
+        default=(0, frozenset()), init=False, repr=False, eq=False
+    )
 
     # -- convenience views for properties and metrics -------------------------------
 
@@ -92,11 +96,16 @@ class RunRecord:
 
     @property
     def ever_down(self) -> frozenset[int]:
-        """Nodes that were down (crashed, overloaded, frozen) at some round."""
-        out: set[int] = set()
-        for nodes in self.down:
-            out.update(nodes)
-        return frozenset(out)
+        """Nodes that were down (crashed, overloaded, frozen) at some round. Kept as the
+        record grows: only rounds not read yet, and the newest one, are read again."""
+        seen, nodes = self._down_seen
+        if seen == len(self.down) and (not seen or set(self.down[-1]) <= nodes):
+            return nodes  # (the newest round is read again: it may still be filling)
+        out = set(nodes)
+        for down in self.down[max(seen - 1, 0) :]:
+            out.update(down)
+        self._down_seen = (len(self.down), frozenset(out))
+        return self._down_seen[1]
 
     @property
     def faulty(self) -> frozenset[int]:
