@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,3 +53,20 @@ def load_file(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def local_dask_cluster(workers: int) -> Iterator[str]:
+    """A Dask LocalCluster of ``workers`` single-thread workers in this process, by its
+    scheduler address; skips the test where the optional extra bft[dask] is missing."""
+    import pytest
+
+    distributed = pytest.importorskip("distributed", reason="Dask is the optional extra bft[dask]")
+    with distributed.LocalCluster(
+        n_workers=workers,
+        processes=False,
+        threads_per_worker=1,
+        protocol="tcp",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address

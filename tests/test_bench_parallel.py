@@ -20,6 +20,7 @@ from bft.bench.store import RUN_COLUMNS
 from bft.bench.sweep import parse_adversary, parse_protocol
 from bft.cli import main
 from bft.run import scenario
+from tests.helpers import local_dask_cluster
 from tests.test_bench_support import coin, coin_scenario  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,22 +52,15 @@ def test_serial_and_two_processes_give_identical_rows() -> None:
 
 
 def test_dask_gives_the_serial_rows(capsys) -> None:
-    distributed = pytest.importorskip("distributed", reason="Dask is the optional extra bft[dask]")
-    with distributed.LocalCluster(
-        n_workers=1,
-        processes=False,
-        threads_per_worker=1,
-        protocol="tcp",
-        dashboard_address=None,
-    ) as cluster:
+    with local_dask_cluster(1) as address:
         sweep = small_sweep()
         serial = bench.run_sweep(sweep)
-        on_dask = bench.run_sweep(sweep, scheduler=cluster.scheduler_address)
+        on_dask = bench.run_sweep(sweep, scheduler=address)
         assert on_dask.rows == serial.rows
         assert on_dask.cells == serial.cells
         # The same through the command line.
         argv = ["bench", "generals", "--seeds", "2", "--rows", "--format", "json"]
-        assert main([*argv, "--scheduler", cluster.scheduler_address]) == 0
+        assert main([*argv, "--scheduler", address]) == 0
         via_dask = json.loads(capsys.readouterr().out)
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == via_dask["rows"]

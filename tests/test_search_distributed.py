@@ -12,6 +12,7 @@ import pytest
 from bft.run import scenario
 from bft.search.driver import Searcher
 from bft.search.exhaustive import Exhaustive
+from tests.helpers import local_dask_cluster
 
 GENERALS = scenario.load("byzantine-generals")  # OM(1) with n = 4
 THREE = scenario.with_overrides(GENERALS, adversaries=[], params={"n": 3})  # beyond the bound
@@ -34,15 +35,8 @@ def test_two_jobs_give_the_same_counterexample_every_time() -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("distributed", reason="Dask is the optional extra bft[dask]")
-    with distributed.LocalCluster(
-        n_workers=2,
-        processes=False,
-        threads_per_worker=1,
-        protocol="tcp",
-        dashboard_address=None,
-    ) as local:
-        yield local.scheduler_address
+    with local_dask_cluster(2) as address:
+        yield address
 
 
 def test_a_search_on_a_local_dask_cluster_finds_and_shrinks_the_violation(cluster) -> None:

@@ -279,6 +279,19 @@ class _Found:
     searcher: Searcher
 
 
+@attrs.frozen
+class _Effort:
+    """How one search runs, shared by its phases: the seed, where streams run, what
+    they sum into, whom to tell, and when it started."""
+
+    seed: int
+    jobs: int
+    scheduler: str | None
+    tally: _Tally
+    progress: Progress | None
+    start: float
+
+
 @attrs.define
 class _Tally:
     """What every stream of a search exercised, summed."""
@@ -669,26 +682,14 @@ class Searcher:
         wall_deadline = None if seconds is None else time.time() + seconds
         model = self.model
         tally = _Tally({k: KindStats() for k in model.usable_kinds()})
+        effort = _Effort(seed, jobs, scheduler, tally, progress, start)
         found: _Found | None = None
         if self.scenario_violated or self.baseline_violated:
             # the scenario's own adversaries already break a property: no schedule needed
             found = _Found(((), 0), 0, 0.0, self)
         else:
-            found = self._phase(
-                self, examples, wall_deadline, seed, jobs, scheduler, tally, progress, start
-            )
-            found = self._safety_first(
-                found,
-                examples,
-                seconds,
-                wall_deadline,
-                seed,
-                jobs,
-                scheduler,
-                tally,
-                progress,
-                start,
-            )
+            found = self._phase(self, examples, wall_deadline, effort)
+            found = self._safety_first(found, examples, seconds, wall_deadline, effort)
         total = tally.examples
         counterexample: Counterexample | None = None
         if found is not None and self.scenario_violated:  # the scenario as written
@@ -739,16 +740,13 @@ class Searcher:
         judge: Searcher,
         examples: int | None,
         deadline: float | None,
-        seed: int,
-        jobs: int,
-        scheduler: str | None,
-        tally: _Tally,
-        progress: Progress | None,
-        start: float,
+        effort: _Effort,
         corpus: tuple[Draft, ...] = (),
     ) -> _Found | None:
         """Run streams of the portfolio, judged by ``judge`` (this searcher, or one that
         counts fewer properties), until one finds a violation or the budget is spent."""
+        seed, jobs, scheduler, tally = effort.seed, effort.jobs, effort.scheduler, effort.tally
+        progress, start = effort.progress, effort.start
         results: list[StreamResult] = []
         behind = parallel.window(jobs)
         first_index = tally.streams
@@ -821,12 +819,7 @@ class Searcher:
         examples: int | None,
         seconds: float | None,
         deadline: float | None,
-        seed: int,
-        jobs: int,
-        scheduler: str | None,
-        tally: _Tally,
-        progress: Progress | None,
-        start: float,
+        effort: _Effort,
     ) -> _Found | None:
         """A run that breaks only liveness may be the symptom of a safety bug (a primary
         that loses a quorum stalls before it forks). Before reporting it, search on for a
@@ -846,30 +839,20 @@ class Searcher:
             return attrs.evolve(found, searcher=judge)
         more: int | None
         if examples is not None:  # a budget in schedules: as many again, within it
-            more = min(max(200, tally.examples), examples - tally.examples)
+            tried = effort.tally.examples
+            more = min(max(200, tried), examples - tried)
             if more <= 0:
                 return found
             phase_deadline = deadline
         else:  # a budget in time: as long again, within it
             more = None
-            spent = time.perf_counter() - start
+            spent = time.perf_counter() - effort.start
             phase_deadline = time.time() + max(10.0, spent, (seconds or 0.0) / 3)
             if deadline is not None:
                 phase_deadline = min(phase_deadline, deadline)
             if phase_deadline <= time.time():
                 return found
-        stronger = self._phase(
-            judge,
-            more,
-            phase_deadline,
-            seed,
-            jobs,
-            scheduler,
-            tally,
-            progress,
-            start,
-            corpus=(found.draft,),
-        )
+        stronger = self._phase(judge, more, phase_deadline, effort, corpus=(found.draft,))
         return stronger or found
 
     def safety_properties(self) -> tuple[str, ...]:
