@@ -18,7 +18,7 @@ from bft.cli import main
 from bft.core.snapshot import canonical
 from bft.run import scenario
 from bft.search.driver import Searcher
-from bft.search.exhaustive import Exhaustive, _explorer_of, _fingerprint, _sets
+from bft.search.exhaustive import Exhaustive, _explorer_of, _fingerprint, _sets, _viable
 from tests.quality.planted import PLANTED, register_all, scenario_for
 from tests.quality.planted_families import FAMILY_PLANTED
 from tests.quality.planted_families import register_all as register_families
@@ -199,3 +199,27 @@ def test_check_exhaustive_on_the_command_line(
     assert "guarantee: no schedule with up to 1 action(s)" in capsys.readouterr().out
     assert main(["check", "byzantine-generals", "--exhaustive", "--examples", "5"]) == 2
     assert "--examples does not apply" in capsys.readouterr().err
+
+
+def test_choices_of_a_round_are_largest_first_each_set_once_and_the_empty_set_last() -> None:
+    options = list("abc")
+    sets = _sets(options, 2)  # type: ignore[arg-type]
+    assert sets == [("a", "b"), ("a", "c"), ("b", "c"), ("a",), ("b",), ("c",), ()]
+    assert _sets([], 2) == [()]
+
+
+def test_branches_that_cannot_give_every_corrupted_node_an_action_are_not_forked() -> None:
+    from bft.search.actions.base import kinds
+    from bft.search.schedule import Action
+
+    table = kinds()
+    crash = Action(do="crash", node=1, at=0)
+    byz = next(name for name, kind in table.items() if kind.fault == "byzantine")
+    by0, by2 = Action(do=byz, node=0, at=0), Action(do=byz, node=2, at=0)
+    options = [(by0, by2), (by0, crash), (by0,), (crash,), ()]
+    # two corrupted nodes, two actions left: a branch may leave node 2 for later, but
+    # not spend its last action elsewhere, nor both on others
+    assert _viable(options, (), (0, 2), 2) == [(by0, by2), (by0,), ()]  # type: ignore[arg-type]
+    # node 0 has spoken already: the one action left must be node 2's (now or later)
+    assert _viable([(by2,), (crash,), ()], (by0,), (0, 2), 1) == [(by2,), ()]  # type: ignore[arg-type]
+    assert _viable(options, (), (), 1) == options  # type: ignore[arg-type]

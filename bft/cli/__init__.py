@@ -70,7 +70,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bft.core.errors import BftError
+    from bft.core.errors import BftError, TooLong
 
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return handlers[args.command](args)
-    except BftError as exc:
+    except (BftError, TooLong) as exc:
         print(f"bft: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

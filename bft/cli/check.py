@@ -23,12 +23,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bft.cli.common import EXIT_OK, EXIT_VIOLATION, add_overrides, scenario_from_args
+from bft.cli.common import (
+    EXIT_OK,
+    EXIT_VIOLATION,
+    add_long,
+    add_overrides,
+    patience,
+    scenario_from_args,
+)
 from bft.core.errors import ConfigError
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:
     add_overrides(parser)
+    add_long(parser)
     parser.add_argument("--examples", type=int, metavar="K", help="schedules to try (default 200)")
     parser.add_argument("--seconds", type=float, metavar="T", help="wall-time budget in seconds")
     parser.add_argument(
@@ -175,6 +183,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         targets=targets,
         properties=args.property,
         keep_adversaries="all" if args.adversary else "auto",
+        patience=patience(args, args.seconds),
     )
     if args.exhaustive:
         return _exhaustive(args, searcher, path)

@@ -147,3 +147,23 @@ def emit(result: Any, as_json: bool, extra: dict[str, Any] | None = None) -> int
     else:
         print(run_report(result))
     return EXIT_OK if result.ok else EXIT_VIOLATION
+
+
+def add_long(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="let a run projected to take more than a minute of CPU time finish (by "
+        "default it is stopped after its first seconds, with the projection)",
+    )
+
+
+def patience(args: argparse.Namespace, budget: float | None = None) -> float | None:
+    """How long a run of this command may be projected to take (``bft.run.patience``):
+    the default patience, or the command's own time budget when that is longer; with
+    ``--long``, any time."""
+    from bft.run.patience import PATIENCE_SECONDS
+
+    if args.long:
+        return None
+    return max(PATIENCE_SECONDS, budget) if budget is not None and budget > 0 else PATIENCE_SECONDS

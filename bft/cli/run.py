@@ -8,8 +8,10 @@ import sys
 from bft.cli.common import (
     EXIT_OK,
     add_isolate,
+    add_long,
     add_overrides,
     emit,
+    patience,
     register_isolated,
     scenario_from_args,
 )
@@ -21,6 +23,7 @@ from bft.run import scenario
 def run_arguments(parser: argparse.ArgumentParser) -> None:
     add_overrides(parser)
     parser.add_argument("--trace", metavar="FILE", help="write the full trace as JSON Lines")
+    add_long(parser)
 
 
 def replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,7 @@ def replay_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the full trace as JSON Lines (for 'bft show'), whatever level "
         "the file's digest was recorded at",
     )
+    add_long(parser)
 
 
 def list_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +51,7 @@ def list_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bft.run.runner import run
 
-    result = run(scenario_from_args(args), trace_path=args.trace)
+    result = run(scenario_from_args(args), trace_path=args.trace, patience=patience(args))
     return emit(result, args.json)
 
 
@@ -95,7 +99,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     one_run = args.trace if level == "full" else None
     try:
-        result = run(loaded, trace_path=one_run, level=level)
+        result = run(loaded, trace_path=one_run, level=level, patience=patience(args))
     except ConfigError as exc:
         if args.file in str(exc):
             raise
@@ -126,7 +130,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"violates {', '.join(result.violated) or 'nothing'}"
         )
     if args.trace is not None and one_run is None:
-        run(loaded, trace_path=args.trace, level="full")  # the same run, every message traced
+        # the same run, every message traced
+        run(loaded, trace_path=args.trace, level="full", patience=patience(args))
     extra: dict[str, object] = {"replayed_digest_matches": recorded is not None}
     if args.trace is not None:
         extra["trace"] = args.trace

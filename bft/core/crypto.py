@@ -33,6 +33,7 @@ engine: ``sign`` records (signer, payload bytes) and returns a token;
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
@@ -157,5 +158,23 @@ class KeyRing:
                 ok = True
             except InvalidSignature:
                 ok = False
-        self._verified[key] = ok
+        if ok or self.mode == "real":
+            # an Ed25519 verdict never changes; an ideal one does: a pair first seen
+            # unsigned (a forger predicting an honest message) may be signed later
+            self._verified[key] = ok
         return ok
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> KeyRing:
+        """The ring of a forked run (an exhaustive search forks at every choice): the same
+        keys (one identity per node across branches), its own record of what was signed
+        and verified. The identity-keyed shortcuts start empty: the fork's messages are
+        copies, which they would never match, and sharing them would keep every
+        branch's messages alive for the whole search."""
+        twin = copy.copy(self)
+        twin._verified = dict(self._verified)
+        twin._issued = set(self._issued)
+        twin._valid = {}
+        twin._invalid = {}
+        twin._signed_bytes = {}
+        memo[id(self)] = twin
+        return twin

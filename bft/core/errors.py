@@ -30,6 +30,14 @@ class Interrupted(KeyboardInterrupt):
     (which is a protocol bug like any other exception)."""
 
 
+class TooLong(Interrupted):
+    """A command-line run stopped early because it is projected to take far longer than
+    a user waits (``bft.run.patience``); reported like bad input, with the projection."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "the run is projected to take too long"
+
+
 def describe_exception(exc: BaseException) -> str:
     """``Type: message (at file.py:line)`` for an exception from plug-in code: one line."""
     import traceback

@@ -33,6 +33,7 @@ from bft.core.protocol import Params, ProtocolSpec
 from bft.core.record import RunRecord
 from bft.core.trace import NullSink, TraceSink
 from bft.run.budget import check_size
+from bft.run.patience import watched
 from bft.run.scenario import Scenario
 
 
@@ -159,9 +160,12 @@ def execute(
     *,
     metrics: bool = True,
     extra_adversaries: Sequence[Adversary] = (),
+    patience: float | None = None,
 ) -> RunResult:
     """Run ``prepared`` and judge it. ``level="none"`` keeps no trace and no digest and
-    ``metrics=False`` skips the protocol's metrics: what a search needs, and no more."""
+    ``metrics=False`` skips the protocol's metrics: what a search needs, and no more.
+    ``patience``: stop with ``TooLong`` a run projected to take longer than that many
+    seconds (``bft.run.patience``; the command line's runs)."""
     scenario = prepared.scenario
     level = level or ("full" if trace_path else scenario.trace)
     sink = NullSink() if level == "none" else TraceSink(level, trace_path)
@@ -177,7 +181,9 @@ def execute(
         signatures=scenario.signatures,
     )
     engine = engine_for(prepared, sink, extra_adversaries)
-    engine.run()
+    owner = f"scenario {scenario.name!r}"
+    with watched(lambda: (engine.next_round, engine.rounds), owner, patience):
+        engine.run()
     result = result_of(prepared, engine, metrics=metrics)
     if trace_path is not None:
         append_verdicts(trace_path, result)
@@ -338,6 +344,10 @@ def append_verdicts(trace_path: str | Path, result: RunResult) -> None:
 
 
 def run(
-    scenario: Scenario, trace_path: str | Path | None = None, level: str | None = None
+    scenario: Scenario,
+    trace_path: str | Path | None = None,
+    level: str | None = None,
+    *,
+    patience: float | None = None,
 ) -> RunResult:
-    return execute(prepare(scenario), trace_path, level)
+    return execute(prepare(scenario), trace_path, level, patience=patience)

@@ -332,7 +332,11 @@ class Searcher:
         max_actions: int = 6,
         targets: Sequence[int] | None = None,
         keep_adversaries: str = "auto",
+        patience: float | None = None,
     ) -> None:
+        #: the runs before the search (the scenario, its observation, the baseline) are
+        #: stopped when projected to take longer than this (``bft.run.patience``)
+        self.patience = patience
         if keep_adversaries not in ("auto", "all"):
             raise ConfigError(
                 f"keep_adversaries must be 'auto' or 'all' (got {keep_adversaries!r})"
@@ -374,7 +378,11 @@ class Searcher:
         self._novelty = 0  # new coverage features of the last run (Hypothesis's target)
         observer = _Observer()
         observed = runner.execute(
-            self.prepared, level="none", metrics=False, extra_adversaries=[observer]
+            self.prepared,
+            level="none",
+            metrics=False,
+            extra_adversaries=[observer],
+            patience=patience,
         )
         active = {n: tuple(sorted(r)) for n, r in sorted(observer.active.items())}
         # the world the search explores already has these faults: nodes the scenario's own
@@ -397,7 +405,13 @@ class Searcher:
             spent=spent,
         )
         began = time.perf_counter()
-        baseline = self.run(Schedule((), self.model))
+        baseline = runner.execute(
+            self.prepared_for(Schedule((), self.model)),
+            level="none",
+            metrics=False,
+            patience=patience,
+        )
+        self.runs += 1
         self.run_seconds = time.perf_counter() - began  # what one schedule costs, roughly
         self.baseline = _outcome(baseline)
         self.baseline_beyond = baseline.beyond_bound
@@ -410,7 +424,7 @@ class Searcher:
         the protocol's fault budget (a traitor, a crashed replica): their faults are
         exactly what the search explores, so keeping them would leave it no budget."""
         prepared = self.prepared
-        probe = runner.execute(prepared, level="none", metrics=False)
+        probe = runner.execute(prepared, level="none", metrics=False, patience=self.patience)
         counted = probe.beyond_bound is None or prepared.spec.beyond_bound(prepared.params)
         self.scenario_violated = tuple(
             name for name in probe.violated if name in self.properties and counted
