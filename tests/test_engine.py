@@ -350,3 +350,37 @@ def test_ever_down_follows_a_growing_record() -> None:
     assert record.ever_down == {1, 2}
     record.down.extend([[], [3]])
     assert record.ever_down == {1, 2, 3} and record.correct == {0}
+
+
+def test_an_ideal_signature_seen_before_its_signer_signed_is_accepted_once_signed() -> None:
+    """A forger that predicts an honest message and sends it first must not get the
+    honest copy rejected later: ideal verdicts change when the pair is signed, so only
+    positive ones are cached."""
+    import hashlib
+
+    from bft.core.encoding import canonical_bytes
+
+    ring = KeyRing(4, "ideal")
+    payload = ("commit", 0, 1)
+    data = canonical_bytes(payload)
+    token = hashlib.blake2b(data, digest_size=8, key=(2).to_bytes(8, "big")).digest()
+    assert not ring.verify(Signed(2, payload, token))  # not signed yet: refused
+    honest = ring.sign(2, payload)
+    assert ring.verify(honest)
+    assert ring.verify(Signed(2, payload, token))  # the same pair, now signed
+
+
+def test_a_forked_key_ring_keeps_the_keys_and_its_own_record_of_signing() -> None:
+    import copy
+
+    for mode in ("real", "ideal"):
+        ring = KeyRing(4, mode)
+        before = ring.sign(1, ("x",))
+        fork = copy.deepcopy(ring)
+        assert fork.verify(before) and ring.verify(before)
+        later = fork.sign(1, ("y",))
+        assert fork.verify(later)
+        if mode == "ideal":  # signed in the fork only: the original never issued it
+            assert not ring.verify(later)
+        else:  # one identity per node across branches
+            assert fork.public_key(1) is ring.public_key(1)
