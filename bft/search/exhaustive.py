@@ -488,6 +488,9 @@ class Exhaustive:
         violation: tuple[Action, ...] | None = None
         if searcher.scenario_violated or searcher.baseline_violated:
             violation = ()
+        if jobs > 1 and not scheduler:  # forked workers use this explorer as it is
+            _WORKERS.clear()
+            _WORKERS[_worker_key(searcher.options, self.max_actions, self.dedup, self.scope)] = self
         for size in range(self.max_actions + 1):
             if violation is not None:
                 break
@@ -630,9 +633,13 @@ def _first_of_orbits(chosen: Sequence[int], groups: Sequence[tuple[int, ...]]) -
 _WORKERS: dict[str, Exhaustive] = {}
 
 
+def _worker_key(options: Any, max_actions: int, dedup: bool, scope: Scope) -> str:
+    return repr((options, max_actions, dedup, scope))
+
+
 def _run_task(task: Task) -> TaskResult:
     """A worker explores one (size, corrupted set) subtree."""
-    key = repr((task.options, task.max_actions, task.dedup, task.scope))
+    key = _worker_key(task.options, task.max_actions, task.dedup, task.scope)
     explorer = _WORKERS.get(key)
     if explorer is None:
         searcher = worker_searcher(task.options)

@@ -69,12 +69,15 @@ def ordered(
     jobs: int = 1,
     scheduler: str | None = None,
     timeout: float = 10.0,
-    first_here: Callable[[T], R] | None = None,
+    first_here: Callable[[T, Callable[[], None]], R] | None = None,
 ) -> Iterator[R]:
     """``fn(task)`` for every task, in order (see the module docstring). With local
-    processes, ``first_here`` (same result as ``fn``) runs task 0 in this process while
-    the workers start on the next ones: an answer found in the first task comes as
-    soon as it would serially, not after the workers' start-up."""
+    processes, ``first_here(task, start_workers)`` (same result as ``fn(task)``) runs
+    task 0 in this process, and calls ``start_workers()`` at a safe point once it has
+    run long enough to be worth the workers' start-up (a few milliseconds of forking):
+    the workers then take the next tasks while it goes on. An answer found early in
+    the first task comes exactly as soon as it would serially; one that takes longer
+    gets the other workers' help. Where the workers start never changes the answer."""
     if scheduler:
         return _dask(fn, make_task, scheduler, timeout)
     if jobs <= 1:
@@ -93,49 +96,71 @@ def _processes(
     fn: Callable[[T], R],
     make_task: Callable[[int], T | None],
     jobs: int,
-    first_here: Callable[[T], R] | None = None,
+    first_here: Callable[[T, Callable[[], None]], R] | None = None,
 ) -> Iterator[R]:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
-    )
+    pool: ProcessPoolExecutor | None = None
     pending: deque[Future[R]] = deque()
     index, exhausted = 0, False
+
+    def start_pool() -> ProcessPoolExecutor:
+        nonlocal pool
+        if pool is None:
+            pool = ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return pool
+
+    def start_workers() -> None:
+        """jobs - 1 workers take the tasks after the first (this process is the other
+        job); the window fills once task 0 is done."""
+        nonlocal index, exhausted
+        if pool is not None:
+            return
+        start_pool()
+        while len(pending) < jobs - 1 and (task := make_task(index)) is not None:
+            pending.append(start_pool().submit(fn, task))
+            index += 1
+        exhausted = len(pending) < jobs - 1
+
     try:
         if first_here is not None:
             first = make_task(0)
             if first is None:
                 return
             index = 1
-            # meanwhile jobs - 1 workers take the next tasks (this process is the other
-            # job); the window fills once task 0 is done
-            while len(pending) < jobs - 1 and (task := make_task(index)) is not None:
-                pending.append(pool.submit(fn, task))
-                index += 1
-            exhausted = len(pending) < jobs - 1
-            yield first_here(first)
+            yield first_here(first, start_workers)
         while not exhausted or pending:
             while not exhausted and len(pending) < window(jobs):
                 task = make_task(index)
                 if task is None:
                     exhausted = True
                     break
-                pending.append(pool.submit(fn, task))
+                pending.append(start_pool().submit(fn, task))
                 index += 1
             if pending:
                 yield pending.popleft().result()
     finally:
         for future in pending:
             future.cancel()
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.kill()
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.join(timeout=2)
+        if pool is not None:
+            _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what waits, kill the workers, reap them."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=2)
 
 
 def _dask(
