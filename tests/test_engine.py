@@ -384,3 +384,25 @@ def test_a_forked_key_ring_keeps_the_keys_and_its_own_record_of_signing() -> Non
             assert not ring.verify(later)
         else:  # one identity per node across branches
             assert fork.public_key(1) is ring.public_key(1)
+
+
+def test_touching_shows_exactly_the_messages_by_or_to_the_nodes_before_and_after_a_drop() -> None:
+    Views = list[tuple[int, int, int, str, bool]]
+    seen: list[tuple[Views, Views, Views]] = []
+
+    def key(envs):  # type: ignore[no-untyped-def]
+        return sorted((e.index, e.src, e.dst, e.kind, e.dropped) for e in envs)
+
+    def traffic(ctl) -> None:  # type: ignore[no-untyped-def]
+        lazy = key(ctl.touching({1}))  # built before any view exists
+        ctl.drop(ctl.touching({1})[0])  # node 1 is corrupted: it may withhold
+        full = key(e for e in ctl.envelopes if 1 in (e.src, e.dst))
+        seen.append((lazy, full, key(ctl.touching({1}))))
+
+    corrupt = Scripted(setup=lambda ctl: ctl.corrupt([1]), traffic=traffic)
+    make(adversaries=[corrupt], rounds=3).run()
+    assert len(seen) == 3
+    for lazy, full, after in seen:
+        assert len(lazy) == 6  # node 1 sends to 3 others and hears from 3 (n = 4)
+        assert [k[:4] for k in lazy] == [k[:4] for k in full]
+        assert after == full and sum(k[4] for k in after) == 1  # the drop is seen

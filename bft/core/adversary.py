@@ -335,6 +335,18 @@ class TrafficControl(_Control):
             self._views = [Envelope(i, f, kind(f.payload)) for i, f in enumerate(self._flights)]
         return tuple(self._views)
 
+    def touching(self, nodes: frozenset[int] | set[int]) -> list[Envelope]:
+        """The views of the messages sent by or to ``nodes`` (only those are built: an
+        adversary that watches a few nodes does not pay for every message in flight)."""
+        if self._views is not None:
+            return [e for e in self._views if e.src in nodes or e.dst in nodes]
+        kind = self._engine.kind
+        return [
+            Envelope(i, f, kind(f.payload))
+            for i, f in enumerate(self._flights)
+            if f.src in nodes or f.dst in nodes
+        ]
+
     def from_node(self, node: int) -> list[Envelope]:
         """The views of ``node``'s messages that are not dropped."""
         return [e for e in self.envelopes if e.src == node and not e.dropped]

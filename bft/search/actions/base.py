@@ -230,10 +230,9 @@ class History:
         self.items: list[tuple[int, str, Envelope]] = []  # (round, kind, view)
 
     def record(self, ctl: TrafficControl) -> None:
-        corrupted = ctl.corrupted
-        for env in ctl.envelopes:  # views: a payload is copied only if it is ever used
-            if env.src in corrupted or env.dst in corrupted:
-                self.items.append((ctl.round, env.kind, env))
+        round_ = ctl.round
+        for env in ctl.touching(ctl.corrupted):  # a payload is copied only if ever used
+            self.items.append((round_, env.kind, env))
         if len(self.items) > self.LIMIT:
             del self.items[: len(self.items) - self.LIMIT]
 
