@@ -1013,6 +1013,8 @@ def _field_kinds(messages: list[Any]) -> list[tuple[str, bool]]:
         value = innermost(message.payload)
         for name in scalar_fields(value):
             field = getattr(value, name)
+            if type(field) is tuple:  # a tuple mutates its last element
+                field = field[-1]
             numeric = isinstance(field, int) and not isinstance(field, bool)
             out[name] = out.get(name, True) and numeric
     return list(out.items())

@@ -1,10 +1,12 @@
 """Small-scope value mutations of messages (ByzzFuzz's value faults).
 
 A message is a frozen attrs value, possibly inside ``Signed`` layers. A field
-is named (``"view"``) or indexed (the k-th *scalar* field: int, bool, bytes or
-str, in declaration order). A mutation changes one scalar field: ``flip``
+is named (``"view"``) or indexed (the k-th *mutable* field: the scalar fields,
+int, bool, bytes or str, in declaration order, then the tuples of scalars: a
+relay path, a list of signers). A mutation changes one such field: ``flip``
 (0 <-> 1, true <-> false, or another value of the same type), ``inc`` or
-``dec``. When the message is signed, every layer whose signer the adversary
+``dec``; in a tuple it changes the last element (the newest hop of a path:
+a corrupted relay claiming that another node relayed it). When the message is signed, every layer whose signer the adversary
 holds the key of is signed again (``resign`` returns None for the others,
 which keep their old, now invalid, signature): a corrupted node can always
 re-sign its own statements, never an honest node's.
@@ -37,16 +39,24 @@ def flipped(value: Any) -> Any:
     return value
 
 
+def _scalar_tuple(value: Any) -> bool:
+    return type(value) is tuple and bool(value) and all(isinstance(v, SCALARS) for v in value)
+
+
 def scalar_fields(payload: Any) -> list[str]:
-    """Names of the scalar fields of an attrs message, in declaration order."""
+    """Names of the mutable fields of an attrs message: its scalar fields in declaration
+    order, then its tuples of scalars (so a scalar field's index does not depend on
+    whether the message also carries a tuple)."""
     if not attrs.has(type(payload)):
         return []
-    return [
-        f.name for f in attrs.fields(type(payload)) if isinstance(getattr(payload, f.name), SCALARS)
-    ]
+    names = [f.name for f in attrs.fields(type(payload))]
+    scalars = [n for n in names if isinstance(getattr(payload, n), SCALARS)]
+    return scalars + [n for n in names if _scalar_tuple(getattr(payload, n))]
 
 
 def mutated_value(value: Any, how: str | None) -> Any:
+    if _scalar_tuple(value):
+        return (*value[:-1], mutated_value(value[-1], how))
     if isinstance(value, bool) or how in (None, "flip") or not isinstance(value, int):
         return flipped(value)
     return value + 1 if how == "inc" else value - 1
