@@ -223,3 +223,33 @@ def test_a_budget_in_schedules_that_would_run_for_days_is_refused(
     assert "would take about" in err and "give --seconds T" in err and "at most" in err
     fits = int(err.split("at most ")[1].split(" examples")[0].replace(",", ""))
     assert 1_000 < fits < 100_000_000
+
+
+def test_every_phase_of_the_portfolio_takes_its_turn_across_streams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bft.search import driver
+
+    ran: list[str] = []
+    for name in ("_random", "_mutate", "_hypothesis_phase"):
+        original = getattr(driver.Searcher, name)
+
+        def spy(self: Any, *args: Any, _name: str = name, _f: Any = original) -> Any:
+            ran.append(_name)
+            return _f(self, *args)
+
+        monkeypatch.setattr(driver.Searcher, name, spy)
+    Searcher(BASE).search(examples=3 * driver.STREAM, seed=0)
+    assert {"_random", "_mutate", "_hypothesis_phase"} <= set(ran)
+
+
+def test_the_hypothesis_phase_alone_finds_and_returns_a_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bft.search import driver
+
+    monkeypatch.setattr(driver, "PHASES", ("hypothesis",))
+    searcher = Searcher(scenario.with_overrides(QUIET, params={"n": 3}))
+    cex = searcher.search(examples=CI_BUDGET, seed=0).counterexample
+    assert cex is not None and cex.property in ("agreement", "validity")
+    assert_one_minimal(searcher, cex.schedule)

@@ -38,7 +38,6 @@ summary trace for its digest, which is the same with real signatures.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import re
@@ -553,7 +552,10 @@ class Searcher:
 
         violation: Draft | None = None
         if usable and model.max_actions > 0:
-            phase = 0
+            # the rotation goes on across streams (stream i starts where stream i-1 would
+            # have gone on): a stream holds fewer phases than the portfolio has, and
+            # starting each at phase 0 would never reach the last ones
+            phase = task.index * -(-STREAM // PHASE)
             while violation is None and not out_of_budget():
                 name = PHASES[phase % len(PHASES)]
                 phase += 1
@@ -657,7 +659,9 @@ class Searcher:
             pass
 
         def body(raw: tuple[int, list[RawAction]]) -> None:
-            if found or out_of_budget():
+            if found:  # Hypothesis replays the failing example to report it: fail again
+                raise _Found
+            if out_of_budget():
                 return
             draft = (tuple(raw[1]), raw[0])
             if judge(draft):
@@ -674,8 +678,13 @@ class Searcher:
             verbosity=Verbosity.quiet,
             phases=(Phase.generate, Phase.target),
         )(hypothesis_seed(rng.getrandbits(64))(given(raw_actions(self.model))(body)))
-        with contextlib.suppress(_Found):
+        try:
             test()
+        except _Found:
+            pass
+        except BaseExceptionGroup as group:  # Hypothesis may report a failure as a group
+            if not found or group.split(_Found)[1] is not None:
+                raise
         return found[0] if found else None
 
     # -- the search ------------------------------------------------------------------------
