@@ -40,7 +40,9 @@ import gc
 import random
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -67,6 +69,7 @@ from bft.core.trace import TraceSink
 __all__ = ["Engine", "derive_seed"]
 
 _NONE_DOWN: list[int] = []  # shared by every round where all nodes are up; never mutated
+_second = itemgetter(1)
 
 
 class _OtherNodes(dict[int, list[int]]):
@@ -83,6 +86,65 @@ class _OtherNodes(dict[int, list[int]]):
     def __missing__(self, src: int) -> list[int]:
         others = self[src] = [d for d in range(self.n) if d != src]
         return others
+
+
+class _Fan:
+    """In the engine's list of this round's sends: a broadcast or multicast of
+    ``payload`` to ``count`` recipients (a point-to-point send is its delivery tuple)."""
+
+    __slots__ = ("payload", "count")
+
+    def __init__(self, payload: Any, count: int) -> None:
+        self.payload = payload
+        self.count = count
+
+
+class _DirectContext(Context):
+    """The engine's context when nothing can act on messages in flight (no intercepting
+    adversary, summary trace): a send goes straight into next round's inbox and is noted
+    once in the round's list of sends (``_sent``), which the engine counts by kind at the
+    end of the round. The delivery order is the routing loop's: nodes run in id order,
+    and each send reaches its recipients in the order the loop would route it."""
+
+    __slots__ = ("_post", "_sent", "_others")
+
+    def __init__(self, engine: Engine, node_id: int, variant: int = 0) -> None:
+        super().__init__(engine, node_id, variant)
+        self._post = engine.next_inbox  # the engine keeps this outer list for the whole run
+        self._sent = engine._sent
+        self._others = engine._others
+
+    def send(self, dst: int, payload: Any) -> None:
+        if not 0 <= dst < self.n:
+            raise ValueError(
+                f"node {self.node_id} sent to node {dst}, which does not exist (n={self.n})"
+            )
+        item = (self.node_id, payload)
+        self._post[dst].append(item)
+        self._sent.append(item)
+
+    def broadcast(self, payload: Any) -> None:
+        me = self.node_id
+        item = (me, payload)
+        post = self._post
+        targets = self._others[me]
+        for d in targets:
+            post[d].append(item)
+        self._sent.append((me, _Fan(payload, len(targets))))
+
+    def multicast(self, dsts: Iterable[int], payload: Any) -> None:
+        if dsts is self._group:
+            targets = self._targets
+        else:
+            targets = self._recipients(dsts)
+            if not targets:
+                return
+        me = self.node_id
+        item = (me, payload)
+        post = self._post
+        for d in targets:
+            post[d].append(item)
+        self._sent.append((me, _Fan(payload, len(targets))))
 
 
 class _Failed(Node):
@@ -172,11 +234,18 @@ class Engine:
             network=self.network,
         )
 
+        self._interceptors = [a for a in self.adversaries if a.intercepts]
+        # direct sends: nothing sees messages in flight, so they go straight to the inboxes
+        self._direct = not self.full and not self._interceptors
+        self._sent: list[tuple[int, Any]] = []  # direct: this round's sends (see _DirectContext)
+        self._due: list[list[tuple[int, Any]]] = []  # direct: the inboxes delivered this round
         variants = self.environment.variants
-        self.ctxs = [Context(self, i, protocol.variant_of(i, params, variants)) for i in range(n)]
+        make_context = _DirectContext if self._direct else Context
+        self.ctxs = [
+            make_context(self, i, protocol.variant_of(i, params, variants)) for i in range(n)
+        ]
         self.nodes: list[Node] = [self._build(i) for i in range(n)]
         self._handlers = [node.on_round for node in self.nodes]  # bound once: the hot loop
-        self._interceptors = [a for a in self.adversaries if a.intercepts]
 
     # -- the host interface (what contexts call) ------------------------------------------
 
@@ -312,6 +381,11 @@ class Engine:
     def _freeze(self, node: int) -> None:
         out = self.out
         out[:] = [m for m in out if m[0] != node]  # a frozen node's sends of the round are lost
+        if self._direct and any(m[0] == node for m in self._sent):
+            self._sent[:] = [m for m in self._sent if m[0] != node]
+            for inbox in self.next_inbox:  # holds only this round's sends (see begin_round)
+                if inbox:
+                    inbox[:] = [m for m in inbox if m[0] != node]
         freeze = self.environment.freeze_rounds
         self.take_down(node, None if freeze == 0 else self.round + 1 + freeze, "freeze")
 
@@ -385,7 +459,7 @@ class Engine:
             (
                 self.next_round,
                 self.nodes,
-                [ctx._rng for ctx in self.ctxs],
+                [ctx.drawn_rng() for ctx in self.ctxs],
                 self.up,
                 self.down_until,
                 self.fresh_on_return,
@@ -429,6 +503,10 @@ class Engine:
         self.round = r
         for ctx in self.ctxs:
             ctx.round = r
+        if self._direct:  # this round's deliveries aside; sends from here on are for r + 1
+            post = self.next_inbox
+            self._due = post[:]
+            post[:] = [[] for _ in range(self.n)]
         up = self.up
         waking = self.wakeups.pop(r, None) if self.wakeups else None
         if waking:
@@ -445,8 +523,11 @@ class Engine:
         """Deliver this round's messages and run every up node; overloaded nodes go down.
         The nodes' sends wait in ``out`` for ``end_round``."""
         up = self.up
-        inboxes = self.next_inbox
-        self.next_inbox = [[] for _ in range(self.n)]
+        if self._direct:
+            inboxes, self._due = self._due, []
+        else:
+            inboxes = self.next_inbox
+            self.next_inbox = [[] for _ in range(self.n)]
         due = self.delayed.pop(r, None) if self.delayed else None
         if due:
             for src, dst, payload in due:
@@ -460,20 +541,32 @@ class Engine:
             for node in self.down:
                 record.lost += len(inboxes[node])
                 inboxes[node] = []
-        delivered = 0
         handlers = self._handlers
-        for node, inbox in enumerate(inboxes):
-            if up[node]:
-                delivered += len(inbox)
+        if not self.down:  # every node runs (the common case): no per-node checks
+            record.delivered += sum(map(len, inboxes))
+            for handler, ctx, inbox in zip(handlers, ctxs, inboxes, strict=True):
                 try:
-                    handlers[node](ctxs[node], inbox)
+                    handler(ctx, inbox)
                 except Frozen:
-                    self._freeze(node)
+                    self._freeze(ctx.node_id)
                 except Interrupted:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
-                    self._protocol_bug(node, exc)
-        record.delivered += delivered
+                    self._protocol_bug(ctx.node_id, exc)
+        else:
+            delivered = 0
+            for node, inbox in enumerate(inboxes):
+                if up[node]:
+                    delivered += len(inbox)
+                    try:
+                        handlers[node](ctxs[node], inbox)
+                    except Frozen:
+                        self._freeze(node)
+                    except Interrupted:
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
+                        self._protocol_bug(node, exc)
+            record.delivered += delivered
 
         work = self._work
         if work:
@@ -492,14 +585,17 @@ class Engine:
         """Show the sends to intercepting adversaries, route them, record the round."""
         out = self.out
         record = self.record
-        counts: dict[str, int] = {}
-        self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
-        if self._interceptors and any(
-            a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
-        ):
-            out = self._intercept(r, out, counts)
-        self._route(r, out, counts)
-        self.out.clear()
+        if self._direct:
+            counts = self._count_sent()
+        else:
+            counts = {}
+            self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
+            if self._interceptors and any(
+                a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
+            ):
+                out = self._intercept(r, out, counts)
+            self._route(r, out, counts)
+            self.out.clear()
         record.sent.append(counts)
         record.tallies.append(self._tallies)
         record.down.append(sorted(self.down) if self.down else _NONE_DOWN)
@@ -512,6 +608,32 @@ class Engine:
                 down=record.down[-1],
             )
         self.next_round = r + 1
+
+    def _count_sent(self) -> dict[str, int]:
+        """Direct sends: this round's messages counted by kind, in the order of each kind's
+        first send (as the routing loop counts them). When every send was point to point
+        and every type's kind is known, the counting is one pass in C over the types."""
+        sent = self._sent
+        counts: dict[str, int] = {}
+        if not sent:
+            return counts
+        types = Counter(map(type, map(_second, sent)))
+        kinds = self._kinds
+        if _Fan not in types and all(t in kinds for t in types):  # Signed is never cached
+            for t, count in types.items():
+                kind = kinds[t]
+                counts[kind] = counts.get(kind, 0) + count
+        else:
+            kind_of_payload = self.kind
+            for _src, payload in sent:
+                if type(payload) is _Fan:
+                    kind = kind_of_payload(payload.payload)
+                    counts[kind] = counts.get(kind, 0) + payload.count
+                else:
+                    kind = kind_of_payload(payload)
+                    counts[kind] = counts.get(kind, 0) + 1
+        sent.clear()
+        return counts
 
     def _route(
         self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]

@@ -17,6 +17,7 @@ the other's fields.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 from collections.abc import Iterable
@@ -86,7 +87,7 @@ class Context:
         "_host",
         "_keys",
         "_out",
-        "_rng",
+        "rng",
         "_group",
         "_targets",
     )
@@ -98,7 +99,8 @@ class Context:
         self._host = host
         self._keys = host.keys
         self._out = host.out  # the host reuses this list every round
-        self._rng: random.Random | None = None  # made on first use: most nodes never draw
+        # ``rng`` is left unset: ``__getattr__`` makes it on first use (most nodes never
+        # draw), after which reading it is a plain slot read
         self.round = 0  # the current round; the host sets it before each round
         # verify(signed, signer=None) -> bool: True if ``signed`` carries a valid signature
         # (by ``signer``, if given). Bound straight to the key ring: it is the call a
@@ -107,13 +109,30 @@ class Context:
         self._group: tuple[int, ...] | None = None  # the last tuple multicast to, checked
         self._targets: tuple[int, ...] = ()  # ... and its recipients
 
-    @property
-    def rng(self) -> random.Random:
-        """This node's own random stream, seeded by (run seed, node id)."""
-        rng = self._rng
-        if rng is None:
-            rng = self._rng = random.Random(derive_seed("bft-rng", self._host.seed, self.node_id))
-        return rng
+    rng: random.Random  # this node's own random stream, seeded by (run seed, node id)
+
+    def __getattr__(self, name: str) -> Any:
+        """Called only for an unset slot: ``rng`` before its first use."""
+        if name == "rng":
+            rng = self.rng = random.Random(derive_seed("bft-rng", self._host.seed, self.node_id))
+            return rng
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """The set slots, read without ``__getattr__`` (a copy must not make the stream)."""
+        slots: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            for name in cls.__dict__.get("__slots__", ()):
+                with contextlib.suppress(AttributeError):  # an unset slot
+                    slots[name] = cls.__dict__[name].__get__(self, cls)
+        return None, slots
+
+    def drawn_rng(self) -> random.Random | None:
+        """This node's random stream if it has drawn from it yet, else None."""
+        try:
+            return _RNG_SLOT.__get__(self, Context)
+        except AttributeError:
+            return None
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
@@ -139,12 +158,19 @@ class Context:
         if dsts is self._group:
             self._out.append((self.node_id, self._targets, payload))
             return
+        targets = self._recipients(dsts)
+        if targets:
+            self._out.append((self.node_id, targets, payload))
+
+    def _recipients(self, dsts: Iterable[int]) -> tuple[int, ...]:
+        """The checked recipients of a multicast to ``dsts`` (this node left out); a
+        tuple is remembered, so that multicasting to it again skips the checks."""
         me = self.node_id
         targets = tuple(dsts)
         if me in targets:
             targets = tuple(d for d in targets if d != me)
         if not targets:
-            return
+            return targets
         if min(targets) < 0 or max(targets) >= self.n:
             bad = next(d for d in targets if not 0 <= d < self.n)
             raise ValueError(
@@ -152,7 +178,7 @@ class Context:
             )
         if type(dsts) is tuple:
             self._group, self._targets = dsts, targets
-        self._out.append((me, targets, payload))
+        return targets
 
     # -- authentication ---------------------------------------------------------------
     def sign(self, payload: Any) -> Signed:
@@ -193,3 +219,6 @@ class Context:
         if op.poison and self.variant in env.vulnerable:
             raise Frozen(op)
         return correct_result(op)
+
+
+_RNG_SLOT = Context.__dict__["rng"]  # the slot itself: reading it never makes a stream
