@@ -89,14 +89,12 @@ class _OtherNodes(dict[int, list[int]]):
 
 
 class _Fan:
-    """In the engine's list of this round's sends: a broadcast or multicast of
-    ``payload`` to ``count`` recipients (a point-to-point send is its delivery tuple)."""
+    """Marks an entry of the engine's list of this round's sends as a broadcast or
+    multicast: ``(src, FAN, payload, recipients)``; a point-to-point send's entry is its
+    delivery tuple ``(src, payload)``."""
 
-    __slots__ = ("payload", "count")
 
-    def __init__(self, payload: Any, count: int) -> None:
-        self.payload = payload
-        self.count = count
+FAN = _Fan()
 
 
 class _DirectContext(Context):
@@ -130,7 +128,7 @@ class _DirectContext(Context):
         targets = self._others[me]
         for d in targets:
             post[d].append(item)
-        self._sent.append((me, _Fan(payload, len(targets))))
+        self._sent.append((me, FAN, payload, len(targets)))
 
     def multicast(self, dsts: Iterable[int], payload: Any) -> None:
         if dsts is self._group:
@@ -144,7 +142,7 @@ class _DirectContext(Context):
         post = self._post
         for d in targets:
             post[d].append(item)
-        self._sent.append((me, _Fan(payload, len(targets))))
+        self._sent.append((me, FAN, payload, len(targets)))
 
 
 class _Failed(Node):
@@ -237,7 +235,7 @@ class Engine:
         self._interceptors = [a for a in self.adversaries if a.intercepts]
         # direct sends: nothing sees messages in flight, so they go straight to the inboxes
         self._direct = not self.full and not self._interceptors
-        self._sent: list[tuple[int, Any]] = []  # direct: this round's sends (see _DirectContext)
+        self._sent: list[tuple[Any, ...]] = []  # direct: this round's sends (see _DirectContext)
         self._due: list[list[tuple[int, Any]]] = []  # direct: the inboxes delivered this round
         variants = self.environment.variants
         make_context = _DirectContext if self._direct else Context
@@ -542,31 +540,19 @@ class Engine:
                 record.lost += len(inboxes[node])
                 inboxes[node] = []
         handlers = self._handlers
-        if not self.down:  # every node runs (the common case): no per-node checks
-            record.delivered += sum(map(len, inboxes))
-            for handler, ctx, inbox in zip(handlers, ctxs, inboxes, strict=True):
+        delivered = 0
+        for node, inbox in enumerate(inboxes):
+            if up[node]:
+                delivered += len(inbox)
                 try:
-                    handler(ctx, inbox)
+                    handlers[node](ctxs[node], inbox)
                 except Frozen:
-                    self._freeze(ctx.node_id)
+                    self._freeze(node)
                 except Interrupted:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
-                    self._protocol_bug(ctx.node_id, exc)
-        else:
-            delivered = 0
-            for node, inbox in enumerate(inboxes):
-                if up[node]:
-                    delivered += len(inbox)
-                    try:
-                        handlers[node](ctxs[node], inbox)
-                    except Frozen:
-                        self._freeze(node)
-                    except Interrupted:
-                        raise
-                    except BaseException as exc:  # noqa: BLE001 - a protocol bug, reported as such
-                        self._protocol_bug(node, exc)
-            record.delivered += delivered
+                    self._protocol_bug(node, exc)
+        record.delivered += delivered
 
         work = self._work
         if work:
@@ -611,27 +597,30 @@ class Engine:
 
     def _count_sent(self) -> dict[str, int]:
         """Direct sends: this round's messages counted by kind, in the order of each kind's
-        first send (as the routing loop counts them). When every send was point to point
-        and every type's kind is known, the counting is one pass in C over the types."""
+        first send (as the routing loop counts them). When many sends were all point to
+        point and every type's kind is known, the counting is one pass in C over the types."""
         sent = self._sent
         counts: dict[str, int] = {}
         if not sent:
             return counts
-        types = Counter(map(type, map(_second, sent)))
         kinds = self._kinds
-        if _Fan not in types and all(t in kinds for t in types):  # Signed is never cached
-            for t, count in types.items():
-                kind = kinds[t]
-                counts[kind] = counts.get(kind, 0) + count
-        else:
-            kind_of_payload = self.kind
-            for _src, payload in sent:
-                if type(payload) is _Fan:
-                    kind = kind_of_payload(payload.payload)
-                    counts[kind] = counts.get(kind, 0) + payload.count
-                else:
-                    kind = kind_of_payload(payload)
-                    counts[kind] = counts.get(kind, 0) + 1
+        if len(sent) >= 64:
+            types = Counter(map(type, map(_second, sent)))
+            if _Fan not in types and all(t in kinds for t in types):  # Signed is never cached
+                for t, count in types.items():
+                    kind = kinds[t]
+                    counts[kind] = counts.get(kind, 0) + count
+                sent.clear()
+                return counts
+        kind_of_payload = self.kind
+        for entry in sent:
+            payload = entry[1]
+            if payload is FAN:
+                kind = kinds.get(type(entry[2])) or kind_of_payload(entry[2])
+                counts[kind] = counts.get(kind, 0) + entry[3]
+            else:
+                kind = kinds.get(type(payload)) or kind_of_payload(payload)
+                counts[kind] = counts.get(kind, 0) + 1
         sent.clear()
         return counts
 

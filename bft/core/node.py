@@ -17,7 +17,7 @@ the other's fields.
 
 from __future__ import annotations
 
-import contextlib
+import _random
 import hashlib
 import random
 from collections.abc import Iterable
@@ -35,6 +35,15 @@ def derive_seed(*parts: object) -> int:
     """A 64-bit seed from any parts (their text), the same in every process."""
     text = ":".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+def _seeded(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int seed (the same stream), without the Python-level
+    ``__init__`` and ``seed`` around the C seeding (a tenth of a node's first draw)."""
+    rng = random.Random.__new__(random.Random)
+    _random.Random.seed(rng, seed)  # what random.Random.seed calls for an int
+    rng.gauss_next = None  # type: ignore[attr-defined]  # ... and the one field it sets
+    return rng
 
 
 class Keys(Protocol):
@@ -87,7 +96,7 @@ class Context:
         "_host",
         "_keys",
         "_out",
-        "rng",
+        "_rng",
         "_group",
         "_targets",
     )
@@ -99,8 +108,7 @@ class Context:
         self._host = host
         self._keys = host.keys
         self._out = host.out  # the host reuses this list every round
-        # ``rng`` is left unset: ``__getattr__`` makes it on first use (most nodes never
-        # draw), after which reading it is a plain slot read
+        self._rng: random.Random | None = None  # made on first use: most nodes never draw
         self.round = 0  # the current round; the host sets it before each round
         # verify(signed, signer=None) -> bool: True if ``signed`` carries a valid signature
         # (by ``signer``, if given). Bound straight to the key ring: it is the call a
@@ -109,30 +117,19 @@ class Context:
         self._group: tuple[int, ...] | None = None  # the last tuple multicast to, checked
         self._targets: tuple[int, ...] = ()  # ... and its recipients
 
-    rng: random.Random  # this node's own random stream, seeded by (run seed, node id)
-
-    def __getattr__(self, name: str) -> Any:
-        """Called only for an unset slot: ``rng`` before its first use."""
-        if name == "rng":
-            rng = self.rng = random.Random(derive_seed("bft-rng", self._host.seed, self.node_id))
-            return rng
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __getstate__(self) -> tuple[None, dict[str, Any]]:
-        """The set slots, read without ``__getattr__`` (a copy must not make the stream)."""
-        slots: dict[str, Any] = {}
-        for cls in type(self).__mro__:
-            for name in cls.__dict__.get("__slots__", ()):
-                with contextlib.suppress(AttributeError):  # an unset slot
-                    slots[name] = cls.__dict__[name].__get__(self, cls)
-        return None, slots
+    @property
+    def rng(self) -> random.Random:
+        """This node's own random stream, seeded by (run seed, node id). A property, not
+        a slot filled by ``__getattr__``: defining ``__getattr__`` would slow every other
+        attribute read on a context (CPython then skips its specialised slot reads)."""
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = _seeded(derive_seed("bft-rng", self._host.seed, self.node_id))
+        return rng
 
     def drawn_rng(self) -> random.Random | None:
         """This node's random stream if it has drawn from it yet, else None."""
-        try:
-            return _RNG_SLOT.__get__(self, Context)
-        except AttributeError:
-            return None
+        return self._rng
 
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
@@ -219,6 +216,3 @@ class Context:
         if op.poison and self.variant in env.vulnerable:
             raise Frozen(op)
         return correct_result(op)
-
-
-_RNG_SLOT = Context.__dict__["rng"]  # the slot itself: reading it never makes a stream
