@@ -57,6 +57,8 @@ from bft.protocols.swim.messages import Ack, Alive, Dead, Nack, Ping, PingReq, S
 
 ALIVE, SUSPECT, DEAD = 0, 1, 2
 NEVER = 1 << 62
+MEMBER_BITS = 32  # member ids are node ids, below 2**32
+MEMBER_MASK = (1 << MEMBER_BITS) - 1
 
 _ENTRIES: dict[tuple[int, int], tuple[int, int]] = {}
 
@@ -136,7 +138,10 @@ class SwimMember:
         self.incarnation = 0
         self.view: dict[int, tuple[int, int]] = {}
         self.suspicions: dict[int, _Suspicion] = {}
-        self.deadlines: list[tuple[int, int]] = []  # heap of (deadline, member); may be stale
+        # heap of deadline << MEMBER_BITS | member (one int: the order of (deadline, member)
+        # pairs at half their memory, many held at once in a large group under loss); may
+        # be stale
+        self.deadlines: list[int] = []
         self.queue = GossipQueue(cfg.retransmit_limit)
         self.seq = 0
         self.health = 0
@@ -321,7 +326,7 @@ class SwimMember:
                 suspicion.deadline = suspicion.start + self.cfg.suspicion_timeout(
                     len(confirmers) - 1
                 )
-                heapq.heappush(self.deadlines, (suspicion.deadline, member))
+                heapq.heappush(self.deadlines, suspicion.deadline << MEMBER_BITS | member)
                 self.wake = min(self.wake, suspicion.deadline)
                 self.enqueue(member, u)
             return
@@ -330,7 +335,7 @@ class SwimMember:
         self.suspicions[member] = _Suspicion(
             u.incarnation, now, u.origin, deadline, self.cfg.dynamic_suspicion
         )
-        heapq.heappush(self.deadlines, (deadline, member))
+        heapq.heappush(self.deadlines, deadline << MEMBER_BITS | member)
         self.wake = min(self.wake, deadline)
         self.enqueue(member, u)
         ctx.tally("suspicions")
@@ -375,8 +380,9 @@ class SwimMember:
         if probe is not None and not probe.asked and not probe.acked:
             wake = min(wake, probe.timeout_at)
         deadlines = self.deadlines
-        while deadlines and deadlines[0][0] <= now:
-            deadline, member = heapq.heappop(deadlines)
+        while deadlines and deadlines[0] >> MEMBER_BITS <= now:
+            entry = heapq.heappop(deadlines)
+            deadline, member = entry >> MEMBER_BITS, entry & MEMBER_MASK
             suspicion = self.suspicions.get(member)
             if suspicion is None or suspicion.deadline != deadline:
                 continue  # refuted, declared dead, or its deadline moved
@@ -384,7 +390,7 @@ class SwimMember:
             if self.view.get(member) == (SUSPECT, suspicion.incarnation):
                 self._on_dead(ctx, Dead(member, suspicion.incarnation, self.me))
         if deadlines:
-            wake = min(wake, deadlines[0][0])
+            wake = min(wake, deadlines[0] >> MEMBER_BITS)
         if self.relays:
             for seq, relay in list(self.relays.items()):
                 if now >= relay.expires:
