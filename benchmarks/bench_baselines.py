@@ -153,6 +153,27 @@ def construction(n: int) -> tuple[float, float]:
     return elapsed * 1e6 / n, size / n
 
 
+def failover_construction(clients: int) -> tuple[float, float]:
+    """(microseconds, bytes) per node of ``Engine(...)`` for skype-2007's naive-reconnect
+    scaled to ``clients`` clients and clients/100 servers (real protocol nodes)."""
+    from bft.core import registry
+    from bft.core.params import resolve
+
+    spec = registry.protocol("naive-reconnect")()
+    params = resolve("protocol", spec.params, {"n": clients // 100, "clients": clients})
+    start = time.perf_counter()
+    engine = Engine(spec, params, seed=1, rounds=1)
+    elapsed = time.perf_counter() - start
+    nodes = engine.n
+    del engine
+    tracemalloc.start()
+    engine = Engine(spec, params, seed=1, rounds=1)
+    size, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del engine
+    return elapsed * 1e6 / nodes, size / nodes
+
+
 def _row(case: str, value: float, unit: str, baseline: float, ratio: float) -> dict[str, Any]:
     return {
         "benchmark": "engine vs hand-written loop",
@@ -196,6 +217,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         micros, size = min(construction(n) for _ in range(repeats))
         rows.append(_row(f"Engine() n={n}", micros, "us/node", 5.0, micros / 5.0))
         rows.append(_row(f"Engine() n={n} memory", size, "bytes/node", 0.0, 0.0))
+    clients = 20_000 if quick else 200_000
+    micros, size = min(failover_construction(clients) for _ in range(2 if quick else 3))
+    rows.append(_row(f"Engine() naive-reconnect C={clients}", micros, "us/node", 5.0, micros / 5.0))
+    rows.append(_row(f"Engine() naive-reconnect C={clients} memory", size, "bytes/node", 0.0, 0.0))
     return rows
 
 
@@ -216,6 +241,7 @@ def main() -> None:
                 for r in rows
             ],
             headers=["case", "engine", "unit", "baseline", "ratio"],
+            disable_numparse=True,
         )
     )
 

@@ -107,7 +107,18 @@ class _DirectContext(Context):
     __slots__ = ("_post", "_sent", "_others")
 
     def __init__(self, engine: Engine, node_id: int, variant: int = 0) -> None:
-        super().__init__(engine, node_id, variant)
+        # Context.__init__ written out: one per node, so a large run builds millions
+        self.node_id = node_id
+        self.n = engine.n
+        self.variant = variant
+        self._host = engine
+        self._keys = keys = engine.keys
+        self._out = engine.out
+        self._rng = None
+        self.round = 0
+        self.verify = keys.verify
+        self._group = None
+        self._targets = ()
         self._post = engine.next_inbox  # the engine keeps this outer list for the whole run
         self._sent = engine._sent
         self._others = engine._others
