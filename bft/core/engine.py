@@ -229,6 +229,7 @@ class Engine:
         self._crashed: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
         self._stopped: set[Adversary] = set()  # adversaries that raised
         self._faulted: dict[Adversary, set[int]] = {}  # adversary -> nodes it made faulty
+        self._newly_crashed: set[int] = set()  # not yet in record.crashed (_fold_crashed)
         self._kinds: dict[type, str] = {}
         self._others = _OtherNodes(n)  # built per broadcaster on first use, not O(n^2)
         self._adversary_rngs: dict[Adversary, random.Random] = {}
@@ -315,15 +316,28 @@ class Engine:
     def adversary_crash(self, adversary: Adversary, node: int, reason: str) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
         self._faulted.setdefault(adversary, set()).add(node)
-        self.record.crashed = self.record.crashed | {node}
+        self._newly_crashed.add(node)
         self.take_down(node, None, reason)
 
     def adversary_restart(self, adversary: Adversary, node: int) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
         self._faulted.setdefault(adversary, set()).add(node)
-        self.record.crashed = self.record.crashed | {node}
+        self._newly_crashed.add(node)
         self.take_down(node, self.round + 1, "crash")
         self.fresh_on_return[node] = True
+
+    def _fold_crashed(self) -> None:
+        """Add the nodes crashed or restarted since the last call to ``record.crashed``:
+        once per adversary phase, not once per node (a frozenset grown one node at a time
+        is quadratic: a login storm restarting 500,000 clients took hours)."""
+        if self._newly_crashed:
+            self.record.crashed = self.record.crashed | self._newly_crashed
+            self._newly_crashed = set()
+
+    def crashed_so_far(self) -> frozenset[int]:
+        """The nodes adversaries crashed or restarted so far, up to date even mid-round."""
+        self._fold_crashed()
+        return self.record.crashed
 
     def kind(self, payload: Any) -> str:
         """The kind name of a message (a signed message has its payload's kind)."""
@@ -464,6 +478,7 @@ class Engine:
         (its ``snapshot()`` where it defines one), its random stream, who is up and
         until when, the messages in flight, the faults so far and each adversary's state.
         Two runs with equal states (and equal records so far) go on identically."""
+        self._fold_crashed()
         return canonical(
             (
                 self.next_round,
@@ -488,6 +503,7 @@ class Engine:
         """Let every adversary set up (corrupt nodes); round 0 comes next."""
         for adversary in self.adversaries:
             self._call(adversary, adversary.setup, SetupControl(self, adversary))
+        self._fold_crashed()
         self.next_round = 0
 
     def step(self) -> None:
@@ -498,6 +514,7 @@ class Engine:
 
     def finish(self) -> RunRecord:
         """Close the record (and the summary trace) after the last round."""
+        self._fold_crashed()
         pad = self.rounds - len(self.record.peak_work)
         self.record.peak_work.extend([0.0] * pad)
         self.record.faulty_by = tuple(frozenset(self._faulted.get(a, ())) for a in self.adversaries)
@@ -526,6 +543,7 @@ class Engine:
                     self.bring_up(node, fresh)
         for adversary in self.adversaries:
             self._call(adversary, adversary.before_round, RoundControl(self, adversary))
+        self._fold_crashed()
         return r
 
     def nodes_act(self, r: int) -> None:
@@ -591,6 +609,7 @@ class Engine:
                 a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
             ):
                 out = self._intercept(r, out, counts)
+                self._fold_crashed()
             self._route(r, out, counts)
             self.out.clear()
         record.sent.append(counts)
