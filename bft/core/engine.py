@@ -104,7 +104,7 @@ class _DirectContext(Context):
     end of the round. The delivery order is the routing loop's: nodes run in id order,
     and each send reaches its recipients in the order the loop would route it."""
 
-    __slots__ = ("_post", "_sent", "_others")
+    __slots__ = ("_post", "_sent", "_others", "_peers")
 
     def __init__(self, engine: Engine, node_id: int, variant: int = 0) -> None:
         # Context.__init__ written out: one per node, so a large run builds millions
@@ -122,6 +122,7 @@ class _DirectContext(Context):
         self._post = engine.next_inbox  # the engine keeps this outer list for the whole run
         self._sent = engine._sent
         self._others = engine._others
+        self._peers: list[int] | None = None  # every other node, on first broadcast
 
     def send(self, dst: int, payload: Any) -> None:
         if not 0 <= dst < self.n:
@@ -136,10 +137,12 @@ class _DirectContext(Context):
         me = self.node_id
         item = (me, payload)
         post = self._post
-        targets = self._others[me]
-        for d in targets:
+        peers = self._peers
+        if peers is None:
+            peers = self._peers = self._others[me]
+        for d in peers:
             post[d].append(item)
-        self._sent.append((me, FAN, payload, len(targets)))
+        self._sent.append((me, FAN, payload, self.n - 1))
 
     def multicast(self, dsts: Iterable[int], payload: Any) -> None:
         if dsts is self._group:
@@ -551,7 +554,7 @@ class Engine:
         The nodes' sends wait in ``out`` for ``end_round``."""
         up = self.up
         if self._direct:
-            inboxes, self._due = self._due, []
+            inboxes = self._due  # set aside by begin_round
         else:
             inboxes = self.next_inbox
             self.next_inbox = [[] for _ in range(self.n)]
