@@ -110,4 +110,4 @@ def test_a_direct_context_sets_every_slot_a_context_sets() -> None:
     assert type(ctx) is _DirectContext
     for name in (*Context.__slots__, *_DirectContext.__slots__):
         getattr(ctx, name)  # raises AttributeError if __init__ left it unset
-    assert ctx.node_id == 2 and ctx.n == 5 and ctx.drawn_rng() is None
+    assert ctx.node_id == 2 and ctx.n == 5 and ctx._rng is None

@@ -486,7 +486,7 @@ class Engine:
             (
                 self.next_round,
                 self.nodes,
-                [ctx.drawn_rng() for ctx in self.ctxs],
+                [ctx._rng for ctx in self.ctxs],
                 self.up,
                 self.down_until,
                 self.fresh_on_return,

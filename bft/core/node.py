@@ -127,10 +127,6 @@ class Context:
             rng = self._rng = _seeded(derive_seed("bft-rng", self._host.seed, self.node_id))
         return rng
 
-    def drawn_rng(self) -> random.Random | None:
-        """This node's random stream if it has drawn from it yet, else None."""
-        return self._rng
-
     # -- messages -------------------------------------------------------------------
     def send(self, dst: int, payload: Any) -> None:
         """Send ``payload`` to node ``dst``; it arrives next round unless the adversary acts."""
