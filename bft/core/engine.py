@@ -22,7 +22,10 @@ Randomness comes only from RNGs seeded by (seed, node) or (seed, adversary),
 iteration is always over lists or sorted ids, never over sets or dicts keyed by
 strings, so the trace is byte-identical in any process under any
 PYTHONHASHSEED. Messages stay plain ``(src, payload)`` tuples on the fast path;
-per-message records are built only when an adversary intercepts traffic.
+per-message records are built only when an adversary intercepts traffic. When
+none can (no intercepting adversary, summary trace), sends skip the buffer of
+step 4 and go straight into next round's inboxes (``_DirectContext``), in the
+order the routing loop of step 6 would have put them there.
 
 Faults are counted here, for every adversary together: a node is *faulty*
 once an adversary corrupts, crashes or restarts it. The runner compares the
@@ -551,7 +554,8 @@ class Engine:
 
     def nodes_act(self, r: int) -> None:
         """Deliver this round's messages and run every up node; overloaded nodes go down.
-        The nodes' sends wait in ``out`` for ``end_round``."""
+        The nodes' sends wait in ``out`` for ``end_round`` (direct sends: they are
+        already in next round's inboxes, and ``end_round`` only counts them)."""
         up = self.up
         if self._direct:
             inboxes = self._due  # set aside by begin_round
