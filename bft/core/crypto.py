@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+
+if TYPE_CHECKING:  # imported when a key is first made: most commands never sign
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 from bft.core.encoding import UNENCODED, canonical_bytes
 from bft.core.errors import ConfigError
@@ -88,6 +89,8 @@ class KeyRing:
     def _private_key(self, node: int) -> Ed25519PrivateKey:
         key = self._private.get(node)
         if key is None:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
             key = self._private[node] = Ed25519PrivateKey.generate()
         return key
 
@@ -153,6 +156,8 @@ class KeyRing:
                 data, digest_size=8, key=node.to_bytes(8, "big")
             ).digest()
         else:
+            from cryptography.exceptions import InvalidSignature
+
             try:
                 self.public_key(node).verify(signed.signature, data)
                 ok = True

@@ -22,7 +22,10 @@ Randomness comes only from RNGs seeded by (seed, node) or (seed, adversary),
 iteration is always over lists or sorted ids, never over sets or dicts keyed by
 strings, so the trace is byte-identical in any process under any
 PYTHONHASHSEED. Messages stay plain ``(src, payload)`` tuples on the fast path;
-per-message records are built only when an adversary intercepts traffic.
+per-message records are built only when an adversary intercepts traffic. When
+none can (no intercepting adversary, summary trace), sends skip the buffer of
+step 4 and go straight into next round's inboxes (``_DirectContext``), in the
+order the routing loop of step 6 would have put them there.
 
 Faults are counted here, for every adversary together: a node is *faulty*
 once an adversary corrupts, crashes or restarts it. The runner compares the
@@ -40,7 +43,9 @@ import gc
 import random
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -67,6 +72,7 @@ from bft.core.trace import TraceSink
 __all__ = ["Engine", "derive_seed"]
 
 _NONE_DOWN: list[int] = []  # shared by every round where all nodes are up; never mutated
+_second = itemgetter(1)
 
 
 class _OtherNodes(dict[int, list[int]]):
@@ -83,6 +89,77 @@ class _OtherNodes(dict[int, list[int]]):
     def __missing__(self, src: int) -> list[int]:
         others = self[src] = [d for d in range(self.n) if d != src]
         return others
+
+
+class _Fan:
+    """Marks an entry of the engine's list of this round's sends as a broadcast or
+    multicast: ``(src, FAN, payload, recipients)``; a point-to-point send's entry is its
+    delivery tuple ``(src, payload)``."""
+
+
+FAN = _Fan()
+
+
+class _DirectContext(Context):
+    """The engine's context when nothing can act on messages in flight (no intercepting
+    adversary, summary trace): a send goes straight into next round's inbox and is noted
+    once in the round's list of sends (``_sent``), which the engine counts by kind at the
+    end of the round. The delivery order is the routing loop's: nodes run in id order,
+    and each send reaches its recipients in the order the loop would route it."""
+
+    __slots__ = ("_post", "_sent", "_others", "_peers")
+
+    def __init__(self, engine: Engine, node_id: int, variant: int = 0) -> None:
+        # Context.__init__ written out: one per node, so a large run builds millions
+        self.node_id = node_id
+        self.n = engine.n
+        self.variant = variant
+        self._host = engine
+        self._keys = keys = engine.keys
+        self._out = engine.out
+        self._rng = None
+        self.round = 0
+        self.verify = keys.verify
+        self._group = None
+        self._targets = ()
+        self._post = engine.next_inbox  # the engine keeps this outer list for the whole run
+        self._sent = engine._sent
+        self._others = engine._others
+        self._peers: list[int] | None = None  # every other node, on first broadcast
+
+    def send(self, dst: int, payload: Any) -> None:
+        if not 0 <= dst < self.n:
+            raise ValueError(
+                f"node {self.node_id} sent to node {dst}, which does not exist (n={self.n})"
+            )
+        item = (self.node_id, payload)
+        self._post[dst].append(item)
+        self._sent.append(item)
+
+    def broadcast(self, payload: Any) -> None:
+        me = self.node_id
+        item = (me, payload)
+        post = self._post
+        peers = self._peers
+        if peers is None:
+            peers = self._peers = self._others[me]
+        for d in peers:
+            post[d].append(item)
+        self._sent.append((me, FAN, payload, self.n - 1))
+
+    def multicast(self, dsts: Iterable[int], payload: Any) -> None:
+        if dsts is self._group:
+            targets = self._targets
+        else:
+            targets = self._recipients(dsts)
+            if not targets:
+                return
+        me = self.node_id
+        item = (me, payload)
+        post = self._post
+        for d in targets:
+            post[d].append(item)
+        self._sent.append((me, FAN, payload, len(targets)))
 
 
 class _Failed(Node):
@@ -158,6 +235,7 @@ class Engine:
         self._crashed: dict[Adversary, set[int]] = {a: set() for a in self.adversaries}
         self._stopped: set[Adversary] = set()  # adversaries that raised
         self._faulted: dict[Adversary, set[int]] = {}  # adversary -> nodes it made faulty
+        self._newly_crashed: set[int] = set()  # not yet in record.crashed (_fold_crashed)
         self._kinds: dict[type, str] = {}
         self._others = _OtherNodes(n)  # built per broadcaster on first use, not O(n^2)
         self._adversary_rngs: dict[Adversary, random.Random] = {}
@@ -172,11 +250,18 @@ class Engine:
             network=self.network,
         )
 
+        self._interceptors = [a for a in self.adversaries if a.intercepts]
+        # direct sends: nothing sees messages in flight, so they go straight to the inboxes
+        self._direct = not self.full and not self._interceptors
+        self._sent: list[tuple[Any, ...]] = []  # direct: this round's sends (see _DirectContext)
+        self._due: list[list[tuple[int, Any]]] = []  # direct: the inboxes delivered this round
         variants = self.environment.variants
-        self.ctxs = [Context(self, i, protocol.variant_of(i, params, variants)) for i in range(n)]
+        make_context = _DirectContext if self._direct else Context
+        self.ctxs = [
+            make_context(self, i, protocol.variant_of(i, params, variants)) for i in range(n)
+        ]
         self.nodes: list[Node] = [self._build(i) for i in range(n)]
         self._handlers = [node.on_round for node in self.nodes]  # bound once: the hot loop
-        self._interceptors = [a for a in self.adversaries if a.intercepts]
 
     # -- the host interface (what contexts call) ------------------------------------------
 
@@ -237,15 +322,28 @@ class Engine:
     def adversary_crash(self, adversary: Adversary, node: int, reason: str) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
         self._faulted.setdefault(adversary, set()).add(node)
-        self.record.crashed = self.record.crashed | {node}
+        self._newly_crashed.add(node)
         self.take_down(node, None, reason)
 
     def adversary_restart(self, adversary: Adversary, node: int) -> None:
         self._crashed.setdefault(adversary, set()).add(node)
         self._faulted.setdefault(adversary, set()).add(node)
-        self.record.crashed = self.record.crashed | {node}
+        self._newly_crashed.add(node)
         self.take_down(node, self.round + 1, "crash")
         self.fresh_on_return[node] = True
+
+    def _fold_crashed(self) -> None:
+        """Add the nodes crashed or restarted since the last call to ``record.crashed``:
+        once per adversary phase, not once per node (a frozenset grown one node at a time
+        is quadratic: a login storm restarting 500,000 clients took hours)."""
+        if self._newly_crashed:
+            self.record.crashed = self.record.crashed | self._newly_crashed
+            self._newly_crashed = set()
+
+    def crashed_so_far(self) -> frozenset[int]:
+        """The nodes adversaries crashed or restarted so far, up to date even mid-round."""
+        self._fold_crashed()
+        return self.record.crashed
 
     def kind(self, payload: Any) -> str:
         """The kind name of a message (a signed message has its payload's kind)."""
@@ -312,6 +410,11 @@ class Engine:
     def _freeze(self, node: int) -> None:
         out = self.out
         out[:] = [m for m in out if m[0] != node]  # a frozen node's sends of the round are lost
+        if self._direct and any(m[0] == node for m in self._sent):
+            self._sent[:] = [m for m in self._sent if m[0] != node]
+            for inbox in self.next_inbox:  # holds only this round's sends (see begin_round)
+                if inbox:
+                    inbox[:] = [m for m in inbox if m[0] != node]
         freeze = self.environment.freeze_rounds
         self.take_down(node, None if freeze == 0 else self.round + 1 + freeze, "freeze")
 
@@ -381,6 +484,7 @@ class Engine:
         (its ``snapshot()`` where it defines one), its random stream, who is up and
         until when, the messages in flight, the faults so far and each adversary's state.
         Two runs with equal states (and equal records so far) go on identically."""
+        self._fold_crashed()
         return canonical(
             (
                 self.next_round,
@@ -405,6 +509,7 @@ class Engine:
         """Let every adversary set up (corrupt nodes); round 0 comes next."""
         for adversary in self.adversaries:
             self._call(adversary, adversary.setup, SetupControl(self, adversary))
+        self._fold_crashed()
         self.next_round = 0
 
     def step(self) -> None:
@@ -415,6 +520,7 @@ class Engine:
 
     def finish(self) -> RunRecord:
         """Close the record (and the summary trace) after the last round."""
+        self._fold_crashed()
         pad = self.rounds - len(self.record.peak_work)
         self.record.peak_work.extend([0.0] * pad)
         self.record.faulty_by = tuple(frozenset(self._faulted.get(a, ())) for a in self.adversaries)
@@ -429,6 +535,10 @@ class Engine:
         self.round = r
         for ctx in self.ctxs:
             ctx.round = r
+        if self._direct:  # this round's deliveries aside; sends from here on are for r + 1
+            post = self.next_inbox
+            self._due = post[:]
+            post[:] = [[] for _ in range(self.n)]
         up = self.up
         waking = self.wakeups.pop(r, None) if self.wakeups else None
         if waking:
@@ -439,14 +549,19 @@ class Engine:
                     self.bring_up(node, fresh)
         for adversary in self.adversaries:
             self._call(adversary, adversary.before_round, RoundControl(self, adversary))
+        self._fold_crashed()
         return r
 
     def nodes_act(self, r: int) -> None:
         """Deliver this round's messages and run every up node; overloaded nodes go down.
-        The nodes' sends wait in ``out`` for ``end_round``."""
+        The nodes' sends wait in ``out`` for ``end_round`` (direct sends: they are
+        already in next round's inboxes, and ``end_round`` only counts them)."""
         up = self.up
-        inboxes = self.next_inbox
-        self.next_inbox = [[] for _ in range(self.n)]
+        if self._direct:
+            inboxes = self._due  # set aside by begin_round
+        else:
+            inboxes = self.next_inbox
+            self.next_inbox = [[] for _ in range(self.n)]
         due = self.delayed.pop(r, None) if self.delayed else None
         if due:
             for src, dst, payload in due:
@@ -460,8 +575,8 @@ class Engine:
             for node in self.down:
                 record.lost += len(inboxes[node])
                 inboxes[node] = []
-        delivered = 0
         handlers = self._handlers
+        delivered = 0
         for node, inbox in enumerate(inboxes):
             if up[node]:
                 delivered += len(inbox)
@@ -492,14 +607,18 @@ class Engine:
         """Show the sends to intercepting adversaries, route them, record the round."""
         out = self.out
         record = self.record
-        counts: dict[str, int] = {}
-        self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
-        if self._interceptors and any(
-            a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
-        ):
-            out = self._intercept(r, out, counts)
-        self._route(r, out, counts)
-        self.out.clear()
+        if self._direct:
+            counts = self._count_sent()
+        else:
+            counts = {}
+            self._tags: list[dict[str, str]] = []  # full trace, intercepted: per entry of ``out``
+            if self._interceptors and any(
+                a not in self._stopped and a.wants_traffic(r) for a in self._interceptors
+            ):
+                out = self._intercept(r, out, counts)
+                self._fold_crashed()
+            self._route(r, out, counts)
+            self.out.clear()
         record.sent.append(counts)
         record.tallies.append(self._tallies)
         record.down.append(sorted(self.down) if self.down else _NONE_DOWN)
@@ -512,6 +631,35 @@ class Engine:
                 down=record.down[-1],
             )
         self.next_round = r + 1
+
+    def _count_sent(self) -> dict[str, int]:
+        """Direct sends: this round's messages counted by kind, in the order of each kind's
+        first send (as the routing loop counts them). When many sends were all point to
+        point and every type's kind is known, the counting is one pass in C over the types."""
+        sent = self._sent
+        counts: dict[str, int] = {}
+        if not sent:
+            return counts
+        kinds = self._kinds
+        if len(sent) >= 64:
+            types = Counter(map(type, map(_second, sent)))
+            if _Fan not in types and all(t in kinds for t in types):  # Signed is never cached
+                for t, count in types.items():
+                    kind = kinds[t]
+                    counts[kind] = counts.get(kind, 0) + count
+                sent.clear()
+                return counts
+        kind_of_payload = self.kind
+        for entry in sent:
+            payload = entry[1]
+            if payload is FAN:
+                kind = kinds.get(type(entry[2])) or kind_of_payload(entry[2])
+                counts[kind] = counts.get(kind, 0) + entry[3]
+            else:
+                kind = kinds.get(type(payload)) or kind_of_payload(payload)
+                counts[kind] = counts.get(kind, 0) + 1
+        sent.clear()
+        return counts
 
     def _route(
         self, r: int, out: list[tuple[int, Destination, Any]], counts: dict[str, int]

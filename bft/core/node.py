@@ -17,6 +17,7 @@ the other's fields.
 
 from __future__ import annotations
 
+import _random
 import hashlib
 import random
 from collections.abc import Iterable
@@ -34,6 +35,15 @@ def derive_seed(*parts: object) -> int:
     """A 64-bit seed from any parts (their text), the same in every process."""
     text = ":".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
+
+
+def _seeded(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int seed (the same stream), without the Python-level
+    ``__init__`` and ``seed`` around the C seeding (a tenth of a node's first draw)."""
+    rng = random.Random.__new__(random.Random)
+    _random.Random.seed(rng, seed)  # what random.Random.seed calls for an int
+    rng.gauss_next = None  # type: ignore[attr-defined]  # ... and the one field it sets
+    return rng
 
 
 class Keys(Protocol):
@@ -109,10 +119,12 @@ class Context:
 
     @property
     def rng(self) -> random.Random:
-        """This node's own random stream, seeded by (run seed, node id)."""
+        """This node's own random stream, seeded by (run seed, node id). A property, not
+        a slot filled by ``__getattr__``: defining ``__getattr__`` would slow every other
+        attribute read on a context (CPython then skips its specialised slot reads)."""
         rng = self._rng
         if rng is None:
-            rng = self._rng = random.Random(derive_seed("bft-rng", self._host.seed, self.node_id))
+            rng = self._rng = _seeded(derive_seed("bft-rng", self._host.seed, self.node_id))
         return rng
 
     # -- messages -------------------------------------------------------------------
@@ -139,12 +151,19 @@ class Context:
         if dsts is self._group:
             self._out.append((self.node_id, self._targets, payload))
             return
+        targets = self._recipients(dsts)
+        if targets:
+            self._out.append((self.node_id, targets, payload))
+
+    def _recipients(self, dsts: Iterable[int]) -> tuple[int, ...]:
+        """The checked recipients of a multicast to ``dsts`` (this node left out); a
+        tuple is remembered, so that multicasting to it again skips the checks."""
         me = self.node_id
         targets = tuple(dsts)
         if me in targets:
             targets = tuple(d for d in targets if d != me)
         if not targets:
-            return
+            return targets
         if min(targets) < 0 or max(targets) >= self.n:
             bad = next(d for d in targets if not 0 <= d < self.n)
             raise ValueError(
@@ -152,7 +171,7 @@ class Context:
             )
         if type(dsts) is tuple:
             self._group, self._targets = dsts, targets
-        self._out.append((me, targets, payload))
+        return targets
 
     # -- authentication ---------------------------------------------------------------
     def sign(self, payload: Any) -> Signed:

@@ -10,11 +10,22 @@ terminal's edge and misaligns.
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 
-from tabulate import tabulate
-
 from bft.run.runner import RunResult
+
+if "tabulate" in sys.modules or "wcwidth" in sys.modules:
+    from tabulate import tabulate
+else:
+    # tabulate without its optional wide-character support: importing wcwidth is a tenth
+    # of ``bft run``'s start-up, and these tables are ASCII (run metrics, property names
+    # and witnesses), whose width both measure alike; wcwidth stays importable afterwards
+    sys.modules["wcwidth"] = None  # type: ignore[assignment]
+    try:
+        from tabulate import tabulate
+    finally:
+        del sys.modules["wcwidth"]
 
 
 def format_value(value: object) -> str:

@@ -454,7 +454,7 @@ class Exhaustive:
             r,
             phase,
             frozenset(corrupt),
-            frozenset(engine.corrupted) | engine.record.crashed | frozenset(self.model.spent),
+            frozenset(engine.corrupted) | engine.crashed_so_far() | frozenset(self.model.spent),
             tuple(engine.up),
             tuple(sends),
             explorer.history,
