@@ -4,6 +4,15 @@ These adversaries touch envelopes only; the engine refuses any drop or delay
 the run's network model forbids (and records the refusal), so running
 ``partition`` on a synchronous network shows up as refused actions, not as a
 silently stronger adversary.
+
+Random loss and delay decide each message's fate from its own key (the round,
+the sender, the recipient and how many messages that sender already sent that
+recipient in the round), mixed with a key the adversary draws once from its
+random stream, not from the next draw of one stream shared by every message.
+So a change elsewhere in the run (a crash that silences one node, a schedule
+action) leaves the fate of every message it did not change as it was: a
+counterexample shrunk on a lossy scenario keeps the losses it did not cause,
+and its actions are the cause of the violation, not a reshuffle of the dice.
 """
 
 from __future__ import annotations
@@ -84,23 +93,49 @@ class _Random(_Windowed):
             min=0.0,
             max=1.0,
         ),
+        Param(
+            "draws",
+            str,
+            default="keyed",
+            doc="how each message's fate is drawn: 'keyed' (from the message's own key, so "
+            "a change elsewhere in the run leaves it alone) or 'stream' (the next draw of "
+            "one stream for every message in turn, as runs were drawn before keyed draws: "
+            "for files written then)",
+            choices=("keyed", "stream"),
+        ),
     )
 
     def setup(self, ctl: SetupControl) -> None:
         explicit = self.p.get("nodes") is not None or self.p.get("count") is not None
         self.nodes = frozenset(pick_targets(self, ctl)) if explicit else None
+        self.key = ctl.rng.getrandbits(64) if self.p["draws"] == "keyed" else 0
 
     def chosen(self, ctl: TrafficControl) -> list[Envelope]:
         if not self.active(ctl.round):
             return []
-        rate, rng, nodes = self.p["rate"], ctl.rng, self.nodes
-        return [
-            env
-            for env in ctl.envelopes
-            if not env.dropped
-            and (nodes is None or env.src in nodes or env.dst in nodes)
-            and rng.random() < rate
-        ]
+        if self.p["draws"] == "stream":
+            rate, rng, within = self.p["rate"], ctl.rng, self.nodes
+            return [
+                env
+                for env in ctl.envelopes
+                if not env.dropped
+                and (within is None or env.src in within or env.dst in within)
+                and rng.random() < rate
+            ]
+        rate, nodes, key = self.p["rate"], self.nodes, self.key
+        threshold = int(rate * _SPAN)
+        r = ctl.round
+        sent: dict[tuple[int, int], int] = {}
+        out = []
+        for env in ctl.envelopes:
+            if env.dropped or not (nodes is None or env.src in nodes or env.dst in nodes):
+                continue
+            pair = (env.src, env.dst)
+            k = sent.get(pair, 0)
+            sent[pair] = k + 1
+            if _mix(key, r, env.src, env.dst, k) < threshold:
+                out.append(env)
+        return out
 
 
 class Drop(_Random):
@@ -120,3 +155,21 @@ class Delay(_Random):
     def on_traffic(self, ctl: TrafficControl) -> None:
         for env in self.chosen(ctl):
             ctl.delay(env, self.p["rounds"])
+
+
+_SPAN = 1 << 64
+_MASK = _SPAN - 1
+
+
+def _mix(key: int, r: int, src: int, dst: int, k: int) -> int:
+    """A 64-bit value, uniform for practical purposes, determined by its arguments: two
+    rounds of SplitMix64's finaliser, over (round, k) and then (sender, recipient), each
+    packed into 64 bits (node ids and rounds are below 2**32: the size budgets)."""
+    return _finalise(_finalise(key ^ (r << 32 | k)) ^ (src << 32 | dst))
+
+
+def _finalise(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)

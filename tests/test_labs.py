@@ -91,7 +91,7 @@ WRONG = [
     (4, "lab4/wrong/patch_replica.py", TESTBED, "Replica._check_committed"),
     # lab 5: the first hint alone, a suspicion too long, the second hint without
     # Lifeguard, patching the metrics, a malformed return value
-    (5, "lab5/wrong/lifeguard_only.py", "other members crash", "false_positive_rate is"),
+    (5, "lab5/wrong/lifeguard_only.py", "15% loss", "false_positive_rate is"),
     (5, "lab5/wrong/long_suspicion.py", "5% loss", "dissemination_rounds_max is"),
     (5, "lab5/wrong/more_probes.py", "5% loss", "false_positive_rate is"),
     (5, "lab5/wrong/patch_metrics.py", TESTBED, "detector_metrics"),
