@@ -557,3 +557,20 @@ def test_lab_budgets_reference_passes_with_the_labs_own_search_budget(number: in
     needs(number)
     grade = labs.grade(number, SOLUTIONS / REFERENCES[number][0])
     assert grade.passed, grade.report()
+
+
+@pytest.mark.parametrize(
+    "name", ["swim-crash", "hotstuff-view-change", "skype-2007", "pbft-normal"]
+)
+def test_the_scenario_a_report_shows_is_toml_that_loads_back_to_it(name: str) -> None:
+    import tomllib
+
+    from bft.run import scenario as scenarios
+    from bft.tools.labs.cases import scenario_toml
+
+    loaded = scenarios.load(name)
+    text = scenario_toml(loaded)
+    again = scenarios.from_mapping(tomllib.loads(text), name)
+    assert scenario_toml(again) == text
+    assert again.protocol == loaded.protocol and again.seed == loaded.seed
+    assert [a.name for a in again.adversaries] == [a.name for a in loaded.adversaries]
