@@ -201,3 +201,25 @@ def test_a_twin_speaks_for_its_node_to_the_nodes_it_is_fed_by() -> None:
     model = FaultModel(n=5, rounds=3, faults=1, protocol="om", params={"n": 5, "m": 1})
     result = run_schedule(Schedule(twinned, model))
     assert result.record.messages == 2 + 2 * 3  # the twin's 2 orders, then 1 and 2 relay
+
+
+def test_a_few_counted_nodes_among_many_free_ones_are_drawn_half_the_time() -> None:
+    """20 servers among 2,000 clients: a uniform draw would fault a server once in a
+    hundred; the upper half of the raw node range names a counted node instead."""
+    from bft.search.actions.base import Draw, kinds
+    from bft.search.schedule import FaultModel, raw_bounds
+
+    servers = frozenset(range(20))
+    model = FaultModel(n=2020, rounds=10, faults=10, counted=servers, byzantine=False)
+    assert model.counted_targets() == tuple(range(20))
+    top = raw_bounds(model)[0]
+    assert top == 2 * 2020 - 1
+    crash = kinds()["crash"]
+    hits = sum(
+        Draw(model, (0, raw, 0, 0, 0, 0), [], crash).faulty_node() in servers
+        for raw in range(top + 1)
+    )
+    assert 0.5 <= hits / (top + 1) < 0.52  # half, plus the servers' share of the lower half
+    # a majority of counted nodes (PBFT: 4 replicas, 2 clients) is drawn uniformly, as ever
+    pbft = FaultModel(n=6, rounds=10, faults=1, counted=frozenset(range(4)))
+    assert pbft.counted_targets() == () and raw_bounds(pbft)[0] == 5

@@ -271,8 +271,13 @@ class FaultModel:
     #: node -> rounds in which it sent messages in the fault-free run (optional); message
     #: actions try those rounds first, so small raw rounds hit real messages
     active: Mapping[int, tuple[int, ...]] = attrs.field(factory=dict, eq=False, hash=False)
+    _minority: tuple[int, ...] = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        targets = self.target_nodes
+        counted = tuple(t for t in targets if self.counts(t))
+        minority = counted if 0 < 2 * len(counted) < len(targets) else ()
+        object.__setattr__(self, "_minority", minority)
         if self.n < 1 or self.rounds < 1:
             raise ConfigError(
                 f"fault model: n and rounds must be >= 1 (got n={self.n}, rounds={self.rounds})"
@@ -297,6 +302,14 @@ class FaultModel:
 
     def counts(self, node: int) -> bool:
         return self.counted is None or node in self.counted
+
+    def counted_targets(self) -> tuple[int, ...]:
+        """The target nodes whose faults count (replicas, servers), when they are a
+        minority of the targets: a draw of a faulty node then picks among them half the
+        time (``raw_bounds``, ``Draw.faulty_node``), so 20 servers among 2,000 clients
+        are not faulted once in a hundred draws. Empty when they are not a minority
+        (PBFT's four replicas and two clients: drawn uniformly, as ever)."""
+        return self._minority
 
     def has_free_targets(self) -> bool:
         """Whether some node may be faulty without using the budget."""
@@ -439,7 +452,8 @@ def raw_bounds(model: FaultModel) -> tuple[int, int, int, int, int]:
     span = max(model.n - 1, model.rounds)
     mask = (1 << min(model.n, MAX_MASK_BITS)) - 1
     return (
-        model.n - 1,
+        # raw nodes from n up name a counted node (see FaultModel.counted_targets)
+        2 * model.n - 1 if model.counted_targets() else model.n - 1,
         2 * model.rounds - 1,
         span,
         max(model.rounds, FIELD_SLOTS, len(MUTATIONS)),

@@ -80,7 +80,11 @@ class Draw:
         if not targets:
             return None
         value = self.raw_node if raw is None else raw
-        node = targets[value % len(targets)]
+        counted = model.counted_targets()
+        if counted and value >= model.n:  # the upper half of the raw range: a counted node
+            node = counted[value % len(counted)]
+        else:
+            node = targets[value % len(targets)]
         if not model.counts(node) or node in self._budget:
             return node
         if len(self._budget) < model.faults:
