@@ -380,7 +380,7 @@ class Exhaustive:
                 return
             seen.add(key)
         if r >= engine.rounds or left == 0:
-            if left == 0 and _speaks_for_all(explorer.actions(), corrupt):
+            if left == 0:  # every corrupted node has its action: see ``_viable``
                 self._finish(engine, counts, found)
             return
         # before the round: crashes (and other 'before' kinds)
@@ -598,8 +598,9 @@ def _viable(
     left: int,
 ) -> list[tuple[Action, ...]]:
     """The choices after which every corrupted node can still get its Byzantine action
-    with the actions left (a branch that cannot is never forked: no leaf under it
-    counts, see ``_speaks_for_all``)."""
+    with the actions left. A branch that cannot is never forked: a schedule in which a
+    corrupted node does nothing Byzantine is explored under the smaller corrupted set,
+    so every leaf reached with no actions left speaks for all of ``corrupt``."""
     if not corrupt:
         return options
     speakers = {a.node for a in past if a.kind.fault == "byzantine"}
@@ -610,13 +611,6 @@ def _viable(
         if len(still) <= left - len(chosen):
             out.append(chosen)
     return out
-
-
-def _speaks_for_all(chosen: Sequence[Action], corrupt: tuple[int, ...]) -> bool:
-    """Whether every corrupted node has a Byzantine action (else a smaller corrupted set
-    explores the same schedule)."""
-    speakers = {a.node for a in chosen if a.kind.fault == "byzantine"}
-    return set(corrupt) <= speakers
 
 
 def _first_of_orbits(chosen: Sequence[int], groups: Sequence[tuple[int, ...]]) -> bool:
