@@ -113,23 +113,19 @@ class _Random(_Windowed):
     def chosen(self, ctl: TrafficControl) -> list[Envelope]:
         if not self.active(ctl.round):
             return []
+        rate, nodes = self.p["rate"], self.nodes
+        candidates = [
+            env
+            for env in ctl.envelopes
+            if not env.dropped and (nodes is None or env.src in nodes or env.dst in nodes)
+        ]
         if self.p["draws"] == "stream":
-            rate, rng, within = self.p["rate"], ctl.rng, self.nodes
-            return [
-                env
-                for env in ctl.envelopes
-                if not env.dropped
-                and (within is None or env.src in within or env.dst in within)
-                and rng.random() < rate
-            ]
-        rate, nodes, key = self.p["rate"], self.nodes, self.key
-        threshold = int(rate * _SPAN)
-        r = ctl.round
+            rng = ctl.rng
+            return [env for env in candidates if rng.random() < rate]
+        key, r, threshold = self.key, ctl.round, int(rate * _SPAN)
         sent: dict[tuple[int, int], int] = {}
         out = []
-        for env in ctl.envelopes:
-            if env.dropped or not (nodes is None or env.src in nodes or env.dst in nodes):
-                continue
+        for env in candidates:
             pair = (env.src, env.dst)
             k = sent.get(pair, 0)
             sent[pair] = k + 1
