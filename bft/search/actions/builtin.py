@@ -32,7 +32,14 @@ from bft.core.errors import ConfigError
 from bft.core.node import BROADCAST, Context, Destination, Node
 from bft.core.params import Nodes, Param
 from bft.search.actions.base import MAX_HELD, ActionKind, ActionRun, ChoiceView, Draw
-from bft.search.actions.values import MUTATIONS, innermost, mutate, scalar_fields, splice
+from bft.search.actions.values import (
+    MUTATIONS,
+    innermost,
+    mutate,
+    mutated_part,
+    scalar_fields,
+    splice,
+)
 
 #: a mutated field is the k-th scalar field (mod their count); 60: uniform up to 6 fields
 FIELD_SLOTS = 60
@@ -1012,9 +1019,7 @@ def _field_kinds(messages: list[Any]) -> list[tuple[str, bool]]:
     for message in messages:
         value = innermost(message.payload)
         for name in scalar_fields(value):
-            field = getattr(value, name)
-            if type(field) is tuple:  # a tuple mutates its last element
-                field = field[-1]
+            field = mutated_part(getattr(value, name))
             numeric = isinstance(field, int) and not isinstance(field, bool)
             out[name] = out.get(name, True) and numeric
     return list(out.items())

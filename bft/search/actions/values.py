@@ -54,9 +54,14 @@ def scalar_fields(payload: Any) -> list[str]:
     return scalars + [n for n in names if _scalar_tuple(getattr(payload, n))]
 
 
+def mutated_part(value: Any) -> Any:
+    """The scalar a mutation of ``value`` changes: the value, or a tuple's last element."""
+    return value[-1] if _scalar_tuple(value) else value
+
+
 def mutated_value(value: Any, how: str | None) -> Any:
     if _scalar_tuple(value):
-        return (*value[:-1], mutated_value(value[-1], how))
+        return (*value[:-1], mutated_value(mutated_part(value), how))
     if isinstance(value, bool) or how in (None, "flip") or not isinstance(value, int):
         return flipped(value)
     return value + 1 if how == "inc" else value - 1
